@@ -1,0 +1,117 @@
+//! The invocation report: what was measured, decided and done, per formation.
+//!
+//! It is the Lambda's return value, the CLI's output and the log's payload, so
+//! it is plain serializable data with stable labels, and it never holds a secret.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{InputError, InputStatus, Reason};
+
+/// One invocation's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The `now` the decisions were made for.
+    pub now: DateTime<Utc>,
+    pub dry_run: bool,
+    pub formations: Vec<FormationReport>,
+    /// Problems not tied to one formation (e.g. an unknown name in a filter).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// What happened to one formation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    ScaledUp,
+    ScaledDown,
+    WouldScaleUp,
+    WouldScaleDown,
+    Hold,
+    /// No decision could be made or applied (see `errors`).
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScaledUp => "scaled_up",
+            Self::ScaledDown => "scaled_down",
+            Self::WouldScaleUp => "would_scale_up",
+            Self::WouldScaleDown => "would_scale_down",
+            Self::Hold => "hold",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A problem at one stage of a formation's handling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageError {
+    /// `load_state`, `read_formation`, `scale`, `save_state` or `notify`.
+    pub stage: &'static str,
+    /// Stable label of the error kind.
+    pub kind: String,
+    pub message: String,
+}
+
+/// One input as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputReport {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Whether the source was polled in this invocation (else its interval had
+    /// not passed and the stored sample was reused).
+    pub polled: bool,
+    /// The newest stored sample.
+    pub sample: Option<f64>,
+    /// The value the rule used (window max for `capacity`).
+    pub value: Option<f64>,
+    pub estimate: Option<u32>,
+    pub status: InputStatus,
+    pub explanation: String,
+    /// Why the newest poll failed, while it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<InputError>,
+}
+
+/// One formation's line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormationReport {
+    pub name: String,
+    pub app: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub current: Option<u32>,
+    pub target: Option<u32>,
+    /// Combined estimate before bounds, cool-offs and step limits.
+    pub estimate: Option<u32>,
+    pub outcome: Outcome,
+    pub reason: Option<Reason>,
+    pub inputs: Vec<InputReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StageError>,
+}
+
+impl FormationReport {
+    /// One line for the CLI loop: `demo/web 2 → 5 scaled_up (load_above: ...)`.
+    pub fn summary(&self) -> String {
+        let count = |c: Option<u32>| c.map_or("?".to_string(), |c| c.to_string());
+        let mut line = format!(
+            "{} {} → {} {}",
+            self.name,
+            count(self.current),
+            count(self.target),
+            self.outcome.as_str()
+        );
+        if let Some(reason) = &self.reason {
+            line.push_str(&format!(" ({}: {})", reason.code.as_str(), reason.text));
+        }
+        for e in &self.errors {
+            line.push_str(&format!(" [{} {}: {}]", e.stage, e.kind, e.message));
+        }
+        line
+    }
+}

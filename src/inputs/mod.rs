@@ -1,0 +1,123 @@
+//! Port `MetricSource`: where load comes from. One file per input type, one registry.
+//!
+//! Adding an input type touches this folder only: write a module with a
+//! [`SourceSpec`] (its validated settings) and a [`MetricSource`] (the adapter),
+//! and add one [`InputType`] line to [`INPUT_TYPES`]. The config reader looks the
+//! `type` key up there, so an unknown type is reported with its field path.
+
+mod demo;
+mod scripted;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{Fields, SecretResolver};
+
+pub use demo::{ConstantSource, SineSource};
+pub use scripted::ScriptedSource;
+
+/// Stable labels for why a poll failed. Reported, and stored as missing data:
+/// a failed poll is never read as zero load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceErrorKind {
+    /// No answer within the input's timeout or the invocation's deadline.
+    Timeout,
+    /// The service answered 5xx or could not be reached.
+    Unavailable,
+    /// The service answered 429.
+    RateLimited,
+    /// 401/403: the credentials are wrong or lack access.
+    Unauthorized,
+    /// 404 or an equivalent "no such thing".
+    NotFound,
+    /// The body did not have the documented shape.
+    Malformed,
+    /// The answer was well-formed but held no value.
+    Empty,
+    /// The source could not be set up (bad secret, bad URL).
+    Setup,
+}
+
+impl SourceErrorKind {
+    /// The label as stored and reported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::RateLimited => "rate_limited",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::Malformed => "malformed",
+            Self::Empty => "empty",
+            Self::Setup => "setup",
+        }
+    }
+}
+
+/// A failed poll. The message never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}", kind = .kind.as_str())]
+pub struct SourceError {
+    pub kind: SourceErrorKind,
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(kind: SourceErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Port: one input's current value.
+///
+/// Contract: `fetch` returns the value measured for `now` in the input's unit
+/// (requests per minute, users, ms, jobs), finite and not negative; it does not
+/// retry beyond what fits in a few seconds (the engine applies the timeout and
+/// the invocation deadline); on failure it says why with a [`SourceErrorKind`].
+#[async_trait]
+pub trait MetricSource: Send + Sync {
+    /// # Errors
+    /// A [`SourceError`] when no trustworthy value could be read.
+    async fn fetch(&self, now: DateTime<Utc>) -> Result<f64, SourceError>;
+}
+
+/// What building a source may need from the outside world.
+pub struct BuildContext<'a> {
+    pub secrets: &'a dyn SecretResolver,
+}
+
+/// An input type's validated settings, able to build its adapter.
+pub trait SourceSpec: Debug + Send + Sync {
+    /// # Errors
+    /// A message (naming no secret) when the adapter cannot be built, e.g. a
+    /// secret reference that does not resolve.
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String>;
+}
+
+/// One entry of the input registry.
+pub struct InputType {
+    /// The config's `type` value.
+    pub name: &'static str,
+    /// Config key of the capacity rule's load per dyno, e.g. `rpm_per_dyno`.
+    pub per_dyno_key: &'static str,
+    /// Its default, where the predecessors had one.
+    pub default_per_dyno: Option<f64>,
+    /// Reads the type's own keys (the common ones are taken already).
+    pub parse: fn(&mut Fields) -> Option<Box<dyn SourceSpec>>,
+}
+
+/// The registry, keyed on the config's `type`.
+pub const INPUT_TYPES: &[InputType] = &[demo::SINE, demo::CONSTANT];
+
+/// Look an input type up by name.
+pub fn input_type(name: &str) -> Option<&'static InputType> {
+    INPUT_TYPES.iter().find(|t| t.name == name)
+}

@@ -1,0 +1,91 @@
+//! Port `Scaler`: reads and changes dyno counts of a platform.
+//!
+//! Shaped after the Heroku Platform API: one read returns every process type of
+//! an app (`GET /apps/{app}/formation`), one write changes several at once (the
+//! batch `PATCH`). The platform's count is the truth: a manual `heroku
+//! ps:scale` shows up as the current count and is decided from, not fought.
+
+mod local;
+mod memory;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use local::LocalScaler;
+pub use memory::{MemoryScaler, ScaleCall};
+
+/// One process type's new count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuantityChange {
+    pub process_type: String,
+    pub quantity: u32,
+}
+
+/// Stable labels for scale failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleErrorKind {
+    /// Token missing, invalid or expired (401).
+    Unauthorized,
+    /// No access, or the account or app is suspended (402/403).
+    Forbidden,
+    /// No such app or process type (404).
+    NotFound,
+    /// The platform refused the change, e.g. above the account's dyno limit (422).
+    Rejected,
+    /// Rate limit exhausted (429) after the retries that fit.
+    RateLimited,
+    /// 5xx or unreachable after the retries that fit.
+    Unavailable,
+    /// Injected by a test, or anything else.
+    Other,
+}
+
+impl ScaleErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Rejected => "rejected",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A failed read or scale. The message never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}", kind = .kind.as_str())]
+pub struct ScaleError {
+    pub kind: ScaleErrorKind,
+    pub message: String,
+}
+
+impl ScaleError {
+    pub fn new(kind: ScaleErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Port: a platform's dyno counts.
+///
+/// Contract: `formation` returns the current count of every process type of
+/// `app`; `scale` sets the given counts in one request and either all of them
+/// take effect or it fails. Neither retries beyond what fits in a few seconds.
+#[async_trait]
+pub trait Scaler: Send + Sync {
+    /// # Errors
+    /// A [`ScaleError`] when the counts cannot be read.
+    async fn formation(&self, app: &str) -> Result<BTreeMap<String, u32>, ScaleError>;
+
+    /// # Errors
+    /// A [`ScaleError`] when the change was not made.
+    async fn scale(&self, app: &str, changes: &[QuantityChange]) -> Result<(), ScaleError>;
+}

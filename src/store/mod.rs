@@ -1,0 +1,110 @@
+//! Port `StateStore`: each formation's window, scale history and recent decisions.
+//!
+//! Each formation is one record under the key `app#type`, read at most once and
+//! written at most once per invocation. Writes are conditional on the version
+//! that was read (optimistic locking), so two overlapping invocations cannot
+//! silently overwrite each other: the loser gets [`StoreError::Conflict`].
+
+mod file;
+mod memory;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Action, Decision, Reason, ScaleHistory, Window};
+
+pub use file::FileStateStore;
+pub use memory::MemoryStateStore;
+
+/// How many past decisions are kept for `status` (bounded so state stays small).
+pub const MAX_DECISIONS: usize = 20;
+
+/// What is kept about one formation between invocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FormationState {
+    /// Recent samples and poll status per input.
+    #[serde(default)]
+    pub window: Window,
+    /// Scales that really happened; the cool-offs count from the newest.
+    #[serde(default)]
+    pub history: ScaleHistory,
+    /// The newest decisions, oldest first, at most [`MAX_DECISIONS`].
+    #[serde(default)]
+    pub decisions: Vec<DecisionRecord>,
+}
+
+/// A past decision, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub at: DateTime<Utc>,
+    pub current: u32,
+    pub target: u32,
+    pub action: Action,
+    pub reason: Reason,
+    /// Whether the scale was really made (false in dry runs and on failure).
+    pub applied: bool,
+}
+
+impl FormationState {
+    /// Remember a decision, dropping the oldest beyond the bound.
+    pub fn record_decision(&mut self, at: DateTime<Utc>, decision: &Decision, applied: bool) {
+        self.decisions.push(DecisionRecord {
+            at,
+            current: decision.current,
+            target: decision.target,
+            action: decision.action,
+            reason: decision.reason.clone(),
+            applied,
+        });
+        if self.decisions.len() > MAX_DECISIONS {
+            let excess = self.decisions.len() - MAX_DECISIONS;
+            self.decisions.drain(..excess);
+        }
+    }
+}
+
+/// A stored value and the version it was stored at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    /// Starts at 1 on the first save and grows by one per save.
+    pub version: u64,
+}
+
+/// Why the store could not serve a request.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record changed since it was read: another invocation got there first.
+    #[error("state of {key} changed since it was read (expected version {expected:?})")]
+    Conflict { key: String, expected: Option<u64> },
+    /// The stored data cannot be read back; it is left untouched.
+    #[error("stored state is unreadable: {0}")]
+    Corrupt(String),
+    /// The store could not be reached or written.
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Port: durable per-formation state with optimistic locking.
+///
+/// Contract: `load` returns what the last successful `save` wrote, with its
+/// version (reads are strongly consistent). `save` succeeds only if the stored
+/// version still equals `expected` (`None`: the record must not exist yet), and
+/// returns the new version; otherwise it fails with [`StoreError::Conflict`]
+/// and changes nothing. A store never overwrites data it could not read.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// # Errors
+    /// [`StoreError::Corrupt`] or [`StoreError::Unavailable`].
+    async fn load(&self, key: &str) -> Result<Option<Versioned<FormationState>>, StoreError>;
+
+    /// # Errors
+    /// [`StoreError::Conflict`] when the version moved; others as for `load`.
+    async fn save(
+        &self,
+        key: &str,
+        state: &FormationState,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError>;
+}

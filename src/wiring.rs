@@ -1,0 +1,94 @@
+//! Builds an [`Engine`] from a config for local runs (CLI): file or memory state,
+//! the local scaler, console notifications. The Lambda entry point has its own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{Config, EnvSecrets, ScalerConfig, StateConfig};
+use crate::engine::Engine;
+use crate::inputs::{BuildContext, MetricSource};
+use crate::notify::ConsoleNotifier;
+use crate::scaler::{LocalScaler, MemoryScaler, Scaler};
+use crate::store::{FileStateStore, MemoryStateStore, StateStore};
+
+/// Build every input's source from its validated settings.
+///
+/// # Errors
+/// The first input whose source cannot be built, with its field path.
+pub fn build_sources(
+    config: &Config,
+    ctx: &BuildContext<'_>,
+) -> Result<Vec<Vec<Arc<dyn MetricSource>>>, String> {
+    config
+        .formations
+        .iter()
+        .enumerate()
+        .map(|(f, formation)| {
+            formation
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, input)| {
+                    input
+                        .spec
+                        .build(ctx)
+                        .map_err(|e| format!("formations[{f}].inputs[{i}]: {e}"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Each app's process types at their `min`, the local scaler's starting point.
+fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
+    let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
+    for f in &config.formations {
+        counts
+            .entry(f.app.clone())
+            .or_default()
+            .insert(f.process_type.clone(), f.policy.min);
+    }
+    counts
+}
+
+/// The local world: state per config (or `state_path` when given), the local
+/// scaler, console notifications.
+///
+/// # Errors
+/// When an input's source cannot be built.
+pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine, String> {
+    let sources = build_sources(
+        &config,
+        &BuildContext {
+            secrets: &EnvSecrets,
+        },
+    )?;
+    let state = match state_path {
+        Some(path) => StateConfig::File { path },
+        None => config.state.clone(),
+    };
+    let (store, scaler): (Arc<dyn StateStore>, Arc<dyn Scaler>) = match (state, &config.scaler) {
+        (StateConfig::File { path }, ScalerConfig::Local) => {
+            let store = Arc::new(FileStateStore::new(path));
+            let scaler = Arc::new(LocalScaler::new(store.clone(), initial_counts(&config)));
+            (store, scaler)
+        }
+        (StateConfig::Memory, ScalerConfig::Local) => {
+            let scaler = MemoryScaler::new();
+            for (app, types) in initial_counts(&config) {
+                for (process_type, q) in types {
+                    scaler.set(&app, &process_type, q);
+                }
+            }
+            (Arc::new(MemoryStateStore::new()), Arc::new(scaler))
+        }
+    };
+    Engine::new(
+        Arc::new(config),
+        sources,
+        store,
+        scaler,
+        Arc::new(ConsoleNotifier),
+    )
+}
