@@ -40,6 +40,19 @@ pub fn build_sources(
         .collect()
 }
 
+/// The shared HTTP client: a User-Agent naming dynopilot, and connect timeouts
+/// short enough that one unreachable host cannot eat the invocation.
+///
+/// # Errors
+/// When the TLS backend cannot be initialised.
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("dynopilot/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Each app's process types at their `min`, the local scaler's starting point.
 fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
     let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -58,10 +71,12 @@ fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
 /// # Errors
 /// When an input's source cannot be built.
 pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine, String> {
+    let http = http_client()?;
     let sources = build_sources(
         &config,
         &BuildContext {
             secrets: &EnvSecrets,
+            http: &http,
         },
     )?;
     let state = match state_path {

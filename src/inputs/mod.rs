@@ -91,7 +91,11 @@ pub trait MetricSource: Send + Sync {
 
 /// What building a source may need from the outside world.
 pub struct BuildContext<'a> {
+    /// Resolves `env:`/`ssm:` references into secret values.
     pub secrets: &'a dyn SecretResolver,
+    /// One HTTP client shared by every HTTP input: built once at cold start so
+    /// connection pools and TLS sessions are reused across inputs and invocations.
+    pub http: &'a reqwest::Client,
 }
 
 /// An input type's validated settings, able to build its adapter.
