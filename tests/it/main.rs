@@ -1,3 +1,7 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
+mod cli;
+mod config;
+mod decide;
+mod engine;
 mod helpers;
