@@ -22,6 +22,37 @@
 //!   bin/         entry points only: `dynopilot` (CLI).
 //! ```
 //!
+//! # The decision, by example
+//!
+//! ```
+//! use chrono::{TimeDelta, TimeZone, Utc};
+//! use dynopilot::domain::{decide, Action, InputPolicy, InputWindow, Policy, ReasonCode, Rule, ScaleHistory, Window};
+//!
+//! let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+//! let policy = Policy {
+//!     min: 1, max: 10,
+//!     scale_up_cooloff: TimeDelta::zero(), scale_down_cooloff: TimeDelta::minutes(5),
+//!     max_step_up: None, max_step_down: Some(1),
+//!     hysteresis: TimeDelta::minutes(5),
+//!     fallback_after: TimeDelta::minutes(10), fallback: None,
+//!     inputs: vec![InputPolicy {
+//!         name: "rpm".into(),
+//!         interval: TimeDelta::minutes(1),
+//!         rule: Rule::Capacity { per_dyno: 150.0 },
+//!     }],
+//! };
+//! let mut rpm = InputWindow::default();
+//! rpm.record_sample(now, 742.0);
+//! let mut window = Window::default();
+//! window.inputs.insert("rpm".into(), rpm);
+//!
+//! let decision = decide(&policy, &window, 2, &ScaleHistory::default(), now);
+//! assert_eq!(decision.target, 5); // ceil(742 / 150)
+//! assert_eq!(decision.action, Action::ScaleUp);
+//! assert_eq!(decision.reason.code, ReasonCode::LoadAbove);
+//! assert_eq!(decision.reason.text, "rpm: max 742 over 5m / 150 per dyno = 5");
+//! ```
+//!
 //! Ports are named by capability, adapters by technology; every port's fake
 //! lives beside its real adapter and is always compiled, so integration tests
 //! in `tests/` can use them.
