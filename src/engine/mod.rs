@@ -1,18 +1,34 @@
-//! One invocation: fetch, load, decide, scale, save, notify, report.
+//! One invocation: fetch, load, decide, claim, scale, record, notify, report.
 //!
 //! The Lambda handler, the CLI and tests all call [`Engine::invoke`]. It never
 //! panics on external input and isolates failures: one input's error is missing
 //! data for its formation, one formation's error leaves the others untouched.
 //!
-//! Order per invocation:
-//! 1. load every selected formation's state (in parallel);
-//! 2. poll every due input of those formations concurrently, each within its
-//!    `timeout` and the invocation's fetch deadline;
-//! 3. read the current counts, one `formation` read per app;
-//! 4. decide per formation (pure, [`crate::domain::decide`]);
-//! 5. scale: one batch call per app for the formations that change (not in dry run);
-//! 6. save each formation's pruned state, conditional on the version read;
-//! 7. notify, never letting a failed notification undo anything.
+//! Order per invocation (per formation, all formations side by side):
+//! 1. **load** the state (one strongly consistent read). If it already processed
+//!    this event id, stop: a repeated scheduled event is a no-op;
+//! 2. **poll** every due input concurrently, each within its `timeout` and the
+//!    invocation's fetch deadline;
+//! 3. **read** the current counts, one `formation` read per app;
+//! 4. **settle** a pending scale left by an invocation that stopped between
+//!    "claimed" and "recorded": the platform's count tells whether it happened;
+//! 5. **decide** (pure, [`crate::domain::decide`]);
+//! 6. no scale needed (hold, dry run, paused): **save** once, conditional on the
+//!    version read — done. Otherwise:
+//! 7. **claim**: save the new state with the intended scale as `pending`,
+//!    conditional on the version read. Of two overlapping invocations only one
+//!    can win this write; the other reports "lost the race" and does nothing;
+//! 8. **scale**: one batch call per app for the claimed formations;
+//! 9. **record**: save the scale (or its failure) and clear `pending`,
+//!    conditional on the claim's version;
+//! 10. **notify**, never letting a failed notification undo anything.
+//!
+//! A crash after 7 leaves `pending` stored. The next invocation (once the claim
+//! is older than [`CLAIM_TIMEOUT`], so a claim still in flight is never
+//! second-guessed) compares `pending.to` with the platform's count: equal means
+//! the scale happened and is recorded, different means it did not and the
+//! formation is decided afresh. So no crash point double-scales, and none loses
+//! the record of a scale that happened.
 
 mod messages;
 mod report;
@@ -21,8 +37,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join_all;
+use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
 use crate::config::{Config, FormationConfig};
@@ -30,15 +47,23 @@ use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
 use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
 use crate::notify::{Notification, Notifier};
 use crate::scaler::{QuantityChange, ScaleError, Scaler};
-use crate::store::{FormationState, StateStore, StoreError, Versioned};
+use crate::store::{
+    DecisionRecord, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
+};
 
 pub use report::{FormationReport, InputReport, Outcome, Report, StageError};
+
+/// How long a claimed scale is trusted to be in flight. Longer than the Lambda
+/// timeout, so a claim older than this belongs to an invocation that stopped.
+pub const CLAIM_TIMEOUT: TimeDelta = TimeDelta::seconds(90);
 
 /// What one invocation is asked to do.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     /// The decision time: the scheduled event's `time`, or the clock read once.
     pub now: DateTime<Utc>,
+    /// The event's id; a formation that already processed it skips it.
+    pub event_id: Option<String>,
     /// Force a dry run (the config's `dry_run` also makes every run dry).
     pub dry_run: bool,
     /// Only these formations (by name); `None`: all.
@@ -49,10 +74,11 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// A plain scheduled run at `now`.
+    /// A plain run at `now`.
     pub fn at(now: DateTime<Utc>) -> Self {
         Self {
             now,
+            event_id: None,
             dry_run: false,
             formations: None,
             fetch_budget: None,
@@ -81,8 +107,37 @@ struct Work<'a> {
     decision: Option<Decision>,
     outcome: Outcome,
     errors: Vec<StageError>,
-    /// False once something makes saving unsafe or pointless (state unreadable).
-    save: bool,
+    /// False once the formation must not be written in this invocation
+    /// (state unreadable, duplicate event, a claim in flight elsewhere).
+    live: bool,
+    /// Notes for the report (settled claims, pause).
+    notes: Vec<String>,
+}
+
+/// `status`: one formation's stored state, for people.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormationStatus {
+    pub name: String,
+    pub app: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub version: Option<u64>,
+    pub paused_until: Option<DateTime<Utc>>,
+    pub pending: Option<ScaleIntent>,
+    pub window: crate::domain::Window,
+    pub last_scales: Vec<ScaleEvent>,
+    pub last_decisions: Vec<DecisionRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Why a pause or resume was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("unknown formation {0:?}")]
+    UnknownFormation(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Engine {
@@ -122,14 +177,17 @@ impl Engine {
     pub async fn invoke(&self, invocation: &Invocation) -> Report {
         let now = invocation.now;
         let dry_run = self.config.dry_run || invocation.dry_run;
-        let span = tracing::info_span!("invocation", now = %now, dry_run);
+        let span = tracing::info_span!("invocation", now = %now, dry_run, event = invocation.event_id.as_deref().unwrap_or("-"));
         async move {
             let mut errors = Vec::new();
             let selected = self.select(invocation.formations.as_deref(), &mut errors);
-            let mut work = self.load(&selected).await;
+            let mut work = self.load(&selected, invocation.event_id.as_deref()).await;
             self.poll(&mut work, invocation).await;
             self.read_current(&mut work).await;
-            for w in &mut work {
+            for w in work.iter_mut().filter(|w| w.live) {
+                settle_pending(w, now);
+            }
+            for w in work.iter_mut().filter(|w| w.live) {
                 if let Some(current) = w.current {
                     let decision = decide(
                         &w.config.policy,
@@ -147,12 +205,15 @@ impl Engine {
                     );
                     w.decision = Some(decision);
                 }
+                w.state.last_event.clone_from(&invocation.event_id);
             }
-            let notifications = self.apply(&mut work, now, dry_run).await;
-            self.save(&mut work, now).await;
+            let claimed = self.claim(&mut work, now, dry_run).await;
+            let notifications = self.scale(&mut work, &claimed, now).await;
+            self.record(&mut work, &claimed, now).await;
             self.notify(&mut work, notifications).await;
             Report {
                 now,
+                event_id: invocation.event_id.clone(),
                 dry_run,
                 formations: work.iter().map(|w| self.report(w)).collect(),
                 errors,
@@ -177,7 +238,7 @@ impl Engine {
     }
 
     /// Step 1.
-    async fn load(&self, selected: &[usize]) -> Vec<Work<'_>> {
+    async fn load(&self, selected: &[usize], event_id: Option<&str>) -> Vec<Work<'_>> {
         let loads = selected.iter().map(|&i| {
             let key = self.config.formations[i].key();
             async move { self.store.load(&key).await }
@@ -198,7 +259,8 @@ impl Engine {
                     decision: None,
                     outcome: Outcome::Hold,
                     errors: Vec::new(),
-                    save: true,
+                    live: true,
+                    notes: Vec::new(),
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -209,8 +271,15 @@ impl Engine {
                     Err(e) => {
                         warn!(formation = %config.name, error = %e, "state load failed");
                         work.fail("load_state", store_kind(&e), e.to_string());
-                        work.save = false;
+                        work.live = false;
                     }
+                }
+                if event_id.is_some() && work.live && work.state.last_event.as_deref() == event_id {
+                    info!(formation = %config.name, "event already processed: no-op");
+                    work.outcome = Outcome::Duplicate;
+                    work.notes
+                        .push("this event id was already processed: nothing done".into());
+                    work.live = false;
                 }
                 work
             })
@@ -230,7 +299,7 @@ impl Engine {
         }
         let mut jobs = Vec::new();
         for (w_index, w) in work.iter().enumerate() {
-            if !w.save {
+            if !w.live {
                 continue;
             }
             for (i_index, input) in w.config.inputs.iter().enumerate() {
@@ -286,7 +355,7 @@ impl Engine {
     async fn read_current(&self, work: &mut [Work<'_>]) {
         let apps: BTreeSet<&str> = work
             .iter()
-            .filter(|w| w.save)
+            .filter(|w| w.live)
             .map(|w| w.config.app.as_str())
             .collect();
         let reads = apps
@@ -294,7 +363,7 @@ impl Engine {
             .map(|app| async move { (*app, self.scaler.formation(app).await) });
         let counts: BTreeMap<&str, Result<BTreeMap<String, u32>, ScaleError>> =
             join_all(reads).await.into_iter().collect();
-        for w in work.iter_mut().filter(|w| w.save) {
+        for w in work.iter_mut().filter(|w| w.live) {
             match counts.get(w.config.app.as_str()) {
                 Some(Ok(types)) => match types.get(&w.config.process_type) {
                     Some(q) => w.current = Some(*q),
@@ -315,29 +384,99 @@ impl Engine {
         }
     }
 
-    /// Step 5: one batch scale per app. Returns the notifications to send.
-    async fn apply(
+    /// Steps 6 and 7: save every live formation once; for those that will scale,
+    /// that save is the claim. Returns the indexes of the claimed formations.
+    async fn claim(&self, work: &mut [Work<'_>], now: DateTime<Utc>, dry_run: bool) -> Vec<usize> {
+        let mut claims = Vec::new();
+        for (i, w) in work.iter_mut().enumerate().filter(|(_, w)| w.live) {
+            let paused = w.state.paused_until.filter(|until| *until > now);
+            if w.state.paused_until.is_some() && paused.is_none() {
+                w.state.paused_until = None; // the pause has run out
+            }
+            if let Some(d) = w.decision.clone() {
+                w.outcome = match (d.action, dry_run, paused) {
+                    (Action::Hold, _, _) => Outcome::Hold,
+                    (_, _, Some(until)) => {
+                        w.notes.push(format!(
+                            "paused until {}: not scaling",
+                            until.format("%Y-%m-%dT%H:%M:%SZ")
+                        ));
+                        Outcome::Paused
+                    }
+                    (Action::ScaleUp, true, None) => Outcome::WouldScaleUp,
+                    (Action::ScaleDown, true, None) => Outcome::WouldScaleDown,
+                    (_, false, None) => {
+                        w.state.pending = Some(ScaleIntent {
+                            at: now,
+                            from: d.current,
+                            to: d.target,
+                            event: w.state.last_event.clone(),
+                        });
+                        claims.push(i);
+                        Outcome::Hold // until scaled
+                    }
+                };
+                if w.state.pending.is_none() {
+                    if dry_run && d.action != Action::Hold {
+                        info!(formation = %w.config.name, from = d.current, to = d.target, "dry run: would scale");
+                    }
+                    w.state.record_decision(now, &d, false);
+                }
+            }
+            prune(w, now);
+        }
+        let live: Vec<usize> = work
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.live)
+            .map(|(i, _)| i)
+            .collect();
+        let saves = live.iter().map(|&i| {
+            let w = &work[i];
+            let key = w.config.key();
+            async move { self.store.save(&key, &w.state, w.version).await }
+        });
+        let results = join_all(saves).await;
+        let mut claimed = Vec::new();
+        for (&i, result) in live.iter().zip(results) {
+            let w = &mut work[i];
+            match result {
+                Ok(version) => {
+                    w.version = Some(version);
+                    if claims.contains(&i) {
+                        claimed.push(i);
+                    }
+                }
+                Err(e) => {
+                    w.live = false;
+                    w.state.pending = None;
+                    if let StoreError::Conflict { .. } = e {
+                        warn!(formation = %w.config.name, "lost the race: state changed since it was read");
+                        w.outcome = Outcome::LostRace;
+                        w.notes.push("lost the race: another invocation wrote this formation first; nothing done".into());
+                    } else {
+                        warn!(formation = %w.config.name, error = %e, "state save failed");
+                        w.fail("save_state", store_kind(&e), e.to_string());
+                    }
+                }
+            }
+        }
+        claimed
+    }
+
+    /// Step 8: one batch scale per app, for the claimed formations.
+    async fn scale(
         &self,
         work: &mut [Work<'_>],
+        claimed: &[usize],
         now: DateTime<Utc>,
-        dry_run: bool,
     ) -> Vec<(usize, Notification)> {
         let mut by_app: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, w) in work.iter_mut().enumerate() {
-            let Some(d) = &w.decision else { continue };
-            w.outcome = match (d.action, dry_run) {
-                (Action::Hold, _) => Outcome::Hold,
-                (Action::ScaleUp, true) => Outcome::WouldScaleUp,
-                (Action::ScaleDown, true) => Outcome::WouldScaleDown,
-                (_, false) => {
-                    by_app.entry(w.config.app.clone()).or_default().push(i);
-                    continue;
-                }
-            };
-            if dry_run && d.action != Action::Hold {
-                info!(formation = %w.config.name, from = d.current, to = d.target, "dry run: would scale");
-            }
-            w.state.record_decision(now, d, false);
+        for &i in claimed {
+            by_app
+                .entry(work[i].config.app.clone())
+                .or_default()
+                .push(i);
         }
         let calls = by_app.iter().map(|(app, members)| {
             let changes: Vec<QuantityChange> = members
@@ -360,6 +499,7 @@ impl Engine {
                 let Some(d) = w.decision.clone() else {
                     continue;
                 };
+                w.state.pending = None;
                 match &result {
                     Ok(()) => {
                         info!(formation = %w.config.name, from = d.current, to = d.target, "scaled");
@@ -392,46 +532,33 @@ impl Engine {
         notifications
     }
 
-    /// Step 6.
-    async fn save(&self, work: &mut [Work<'_>], now: DateTime<Utc>) {
-        let saves = work.iter_mut().filter(|w| w.save).map(|w| {
-            let keep = w.config.policy.hysteresis;
-            let configured: BTreeSet<&str> =
-                w.config.inputs.iter().map(|i| i.name.as_str()).collect();
-            // Inputs removed from the config would otherwise be stored forever.
-            w.state
-                .window
-                .inputs
-                .retain(|name, _| configured.contains(name.as_str()));
-            for input in w.state.window.inputs.values_mut() {
-                input.prune(now, keep);
-            }
+    /// Step 9: record what the scale did, conditional on the claim's version.
+    async fn record(&self, work: &mut [Work<'_>], claimed: &[usize], _now: DateTime<Utc>) {
+        let saves = claimed.iter().map(|&i| {
+            let w = &work[i];
             let key = w.config.key();
-            let state = &w.state;
-            let expected = w.version;
-            async move { self.store.save(&key, state, expected).await }
+            async move { self.store.save(&key, &w.state, w.version).await }
         });
         let results = join_all(saves).await;
-        for (w, result) in work.iter_mut().filter(|w| w.save).zip(results) {
+        for (&i, result) in claimed.iter().zip(results) {
+            let w = &mut work[i];
             match result {
                 Ok(version) => w.version = Some(version),
-                Err(e @ StoreError::Conflict { .. }) => {
-                    warn!(formation = %w.config.name, "lost the race: state changed since it was read");
-                    w.fail(
-                        "save_state",
-                        "conflict".into(),
-                        format!("lost the race: {e}"),
-                    );
-                }
                 Err(e) => {
-                    warn!(formation = %w.config.name, error = %e, "state save failed");
-                    w.fail("save_state", store_kind(&e), e.to_string());
+                    // The claim stays stored; the next invocation settles it from
+                    // the platform's count, so the scale's record is not lost.
+                    warn!(formation = %w.config.name, error = %e, "recording the scale failed; the next run settles it");
+                    w.errors.push(StageError {
+                        stage: "record",
+                        kind: store_kind(&e),
+                        message: e.to_string(),
+                    });
                 }
             }
         }
     }
 
-    /// Step 7.
+    /// Step 10.
     async fn notify(&self, work: &mut [Work<'_>], notifications: Vec<(usize, Notification)>) {
         let sends = notifications.iter().map(|(_, n)| self.notifier.send(n));
         let results = join_all(sends).await;
@@ -481,9 +608,146 @@ impl Engine {
             estimate: w.decision.as_ref().and_then(|d| d.estimate),
             outcome: w.outcome,
             reason: w.decision.as_ref().map(|d| d.reason.clone()),
+            paused_until: w.state.paused_until,
+            notes: w.notes.clone(),
             inputs,
             errors: w.errors.clone(),
         }
+    }
+
+    /// `status`: every selected formation's stored state. Reads only.
+    pub async fn status(&self) -> Vec<FormationStatus> {
+        let loads = self
+            .config
+            .formations
+            .iter()
+            .map(|f| async move { (f, self.store.load(&f.key()).await) });
+        join_all(loads)
+            .await
+            .into_iter()
+            .map(|(f, loaded)| {
+                let (state, version, error) = match loaded {
+                    Ok(Some(v)) => (v.value, Some(v.version), None),
+                    Ok(None) => (FormationState::default(), None, None),
+                    Err(e) => (FormationState::default(), None, Some(e.to_string())),
+                };
+                FormationStatus {
+                    name: f.name.clone(),
+                    app: f.app.clone(),
+                    process_type: f.process_type.clone(),
+                    version,
+                    paused_until: state.paused_until,
+                    pending: state.pending,
+                    window: state.window,
+                    last_scales: state.history.events,
+                    last_decisions: state.decisions,
+                    error,
+                }
+            })
+            .collect()
+    }
+
+    /// Pause a formation until `until` (`None`: resume). Retries a few times
+    /// when a scheduled run writes the formation at the same moment.
+    ///
+    /// # Errors
+    /// [`ControlError`] for an unknown formation or a store that keeps failing.
+    pub async fn set_pause(
+        &self,
+        formation: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<FormationStatus, ControlError> {
+        let f = self
+            .config
+            .formations
+            .iter()
+            .find(|f| f.name == formation)
+            .ok_or_else(|| ControlError::UnknownFormation(formation.to_string()))?;
+        let key = f.key();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let loaded = self.store.load(&key).await?;
+            let (mut state, version) = match loaded {
+                Some(v) => (v.value, Some(v.version)),
+                None => (FormationState::default(), None),
+            };
+            state.paused_until = until;
+            match self.store.save(&key, &state, version).await {
+                Ok(version) => {
+                    info!(formation, ?until, "pause set");
+                    return Ok(FormationStatus {
+                        name: f.name.clone(),
+                        app: f.app.clone(),
+                        process_type: f.process_type.clone(),
+                        version: Some(version),
+                        paused_until: state.paused_until,
+                        pending: state.pending,
+                        window: state.window,
+                        last_scales: state.history.events,
+                        last_decisions: state.decisions,
+                        error: None,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) if attempt < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Step 4: settle a claim left by an invocation that did not record its outcome.
+fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
+    let Some(intent) = w.state.pending.clone() else {
+        return;
+    };
+    if now - intent.at < CLAIM_TIMEOUT && now >= intent.at {
+        // Another invocation claimed this formation moments ago and may be
+        // calling the platform right now: stay out of its way entirely.
+        w.outcome = Outcome::LostRace;
+        w.notes.push(format!(
+            "another invocation claimed a scale {}→{} at {} and may still be running: nothing done",
+            intent.from,
+            intent.to,
+            intent.at.format("%H:%M:%SZ")
+        ));
+        w.live = false;
+        return;
+    }
+    let Some(current) = w.current else { return };
+    w.state.pending = None;
+    if current == intent.to {
+        // It happened: the platform shows the claimed count. Keep its record.
+        w.state.history.record(ScaleEvent {
+            at: intent.at,
+            from: intent.from,
+            to: intent.to,
+        });
+        w.notes.push(format!(
+            "settled an unrecorded scale {}→{} claimed at {}: it happened",
+            intent.from,
+            intent.to,
+            intent.at.format("%H:%M:%SZ")
+        ));
+    } else {
+        w.notes.push(format!(
+            "settled an unrecorded scale {}→{} claimed at {}: it did not happen (count is {current})",
+            intent.from, intent.to, intent.at.format("%H:%M:%SZ")
+        ));
+    }
+}
+
+/// Keep state bounded: samples pruned to what the rules need, inputs no longer
+/// configured dropped.
+fn prune(w: &mut Work<'_>, now: DateTime<Utc>) {
+    let keep = w.config.policy.hysteresis;
+    let configured: BTreeSet<&str> = w.config.inputs.iter().map(|i| i.name.as_str()).collect();
+    w.state
+        .window
+        .inputs
+        .retain(|name, _| configured.contains(name.as_str()));
+    for input in w.state.window.inputs.values_mut() {
+        input.prune(now, keep);
     }
 }
 

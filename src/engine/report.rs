@@ -13,6 +13,9 @@ use crate::domain::{InputError, InputStatus, Reason};
 pub struct Report {
     /// The `now` the decisions were made for.
     pub now: DateTime<Utc>,
+    /// The event's id (the idempotency key), when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     pub dry_run: bool,
     pub formations: Vec<FormationReport>,
     /// Problems not tied to one formation (e.g. an unknown name in a filter).
@@ -29,6 +32,12 @@ pub enum Outcome {
     WouldScaleUp,
     WouldScaleDown,
     Hold,
+    /// Paused (maintenance mode): decided and reported, not scaled.
+    Paused,
+    /// This event id was already processed: nothing done.
+    Duplicate,
+    /// Another invocation wrote this formation first: nothing done.
+    LostRace,
     /// No decision could be made or applied (see `errors`).
     Failed,
 }
@@ -41,6 +50,9 @@ impl Outcome {
             Self::WouldScaleUp => "would_scale_up",
             Self::WouldScaleDown => "would_scale_down",
             Self::Hold => "hold",
+            Self::Paused => "paused",
+            Self::Duplicate => "duplicate",
+            Self::LostRace => "lost_race",
             Self::Failed => "failed",
         }
     }
@@ -49,7 +61,7 @@ impl Outcome {
 /// A problem at one stage of a formation's handling.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StageError {
-    /// `load_state`, `read_formation`, `scale`, `save_state` or `notify`.
+    /// `load_state`, `read_formation`, `save_state`, `scale`, `record` or `notify`.
     pub stage: &'static str,
     /// Stable label of the error kind.
     pub kind: String,
@@ -90,6 +102,12 @@ pub struct FormationReport {
     pub estimate: Option<u32>,
     pub outcome: Outcome,
     pub reason: Option<Reason>,
+    /// Set while the formation is paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
+    /// What else happened (a settled claim, a lost race, a pause).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub inputs: Vec<InputReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<StageError>,
@@ -108,6 +126,9 @@ impl FormationReport {
         );
         if let Some(reason) = &self.reason {
             line.push_str(&format!(" ({}: {})", reason.code.as_str(), reason.text));
+        }
+        for note in &self.notes {
+            line.push_str(&format!(" [{note}]"));
         }
         for e in &self.errors {
             line.push_str(&format!(" [{} {}: {}]", e.stage, e.kind, e.message));

@@ -32,6 +32,30 @@ pub struct FormationState {
     /// The newest decisions, oldest first, at most [`MAX_DECISIONS`].
     #[serde(default)]
     pub decisions: Vec<DecisionRecord>,
+    /// Id of the last event that was processed: a repeated scheduled event (EventBridge
+    /// delivers at least once) with this id is a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<String>,
+    /// A scale that was claimed but whose outcome was not recorded yet. Written
+    /// before the platform is called, so a crash between "claimed" and "recorded"
+    /// is noticed and settled by the next invocation instead of scaling twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<ScaleIntent>,
+    /// Maintenance mode: scheduled runs decide and report but do not scale until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+/// A claimed scale: what an invocation is about to ask the platform for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleIntent {
+    /// When it was claimed (the invocation's `now`).
+    pub at: DateTime<Utc>,
+    pub from: u32,
+    pub to: u32,
+    /// The event that claimed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// A past decision, as `status` shows it.

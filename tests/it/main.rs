@@ -4,4 +4,5 @@ mod cli;
 mod config;
 mod decide;
 mod engine;
+mod exactly_once;
 mod helpers;
