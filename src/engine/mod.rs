@@ -395,7 +395,7 @@ impl Engine {
     /// Step 6.
     async fn save(&self, work: &mut [Work<'_>], now: DateTime<Utc>) {
         let saves = work.iter_mut().filter(|w| w.save).map(|w| {
-            let keep = w.config.policy.hysteresis;
+            let keep = w.config.policy.retention();
             let configured: BTreeSet<&str> =
                 w.config.inputs.iter().map(|i| i.name.as_str()).collect();
             // Inputs removed from the config would otherwise be stored forever.
