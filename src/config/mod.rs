@@ -799,6 +799,12 @@ fn read_band(
 
 /// A rule's count: >= 1 and at most [`defaults::MAX_RULE_SAMPLES`].
 fn read_rule_count(t: &mut Fields, key: &str, default: u32) -> Option<u32> {
+    if let Some(i) = t.peek(key).and_then(toml::Value::as_integer) {
+        if i < 1 {
+            t.reject(key, format!("must be >= 1, found {i}"));
+            return None;
+        }
+    }
     let present = t.has(key);
     match t.opt_count(key) {
         Some(0) => {

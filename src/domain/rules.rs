@@ -335,11 +335,18 @@ fn target(r: &TargetRule, cx: &Context<'_>) -> Outcome {
             explanation: format!("target: {text_newest}"),
         };
     }
+    // A peak asking for more than the current count holds it (no scale-up on
+    // a past spike: HPA's scale-up follows the newest value).
+    let holding = if want_peak > cx.current {
+        format!("; holding {}", cx.current)
+    } else {
+        String::new()
+    };
     Outcome {
         value: peak,
         estimate,
         explanation: format!(
-            "target: {text_newest}, but peak {} within {}: {text_peak} → {estimate}",
+            "target: {text_newest}, but peak {} within {}: {text_peak}{holding}",
             num(peak),
             secs(cx.hysteresis)
         ),

@@ -1,3 +1,5 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
 mod helpers;
+mod rules;
+mod schedules;
