@@ -419,7 +419,7 @@ fn target_for(r: &TargetRule, current: u32, value: f64) -> (u32, String) {
 /// `ceil(x)` as a dyno count: negative or NaN load reads as none, absurd values
 /// saturate instead of wrapping, and float noise (2.0000000001) is not a dyno.
 fn ceil_count(x: f64) -> u32 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 0;
     }
     let dynos = (x - 1e-9).ceil();

@@ -356,10 +356,13 @@ fn trend_rule_struct_holds_documented_defaults() {
 // target (Kubernetes HPA, tolerance 0.1)
 // ---------------------------------------------------------------------------
 
+/// (rule, samples oldest first, current, expected target, code, reason text)
+type TargetCase = (Rule, Vec<f64>, u32, u32, ReasonCode, &'static str);
+
 #[test]
 fn target_rule_table_with_hpa_tolerance() {
     let now = at(12, 0);
-    let cases: Vec<(Rule, Vec<f64>, u32, u32, ReasonCode, &str)> = vec![
+    let cases: Vec<TargetCase> = vec![
         (
             target_rule(100.0, Per::Dyno),
             vec![130.0],
