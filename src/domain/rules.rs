@@ -33,6 +33,15 @@ impl Context<'_> {
         })
     }
 
+    /// " since the last scale" when there was one, for explanations.
+    fn since_note(&self) -> &'static str {
+        if self.last_scale.is_some() {
+            " since the last scale"
+        } else {
+            ""
+        }
+    }
+
     /// Samples taken after the last scale: earlier ones measured a formation
     /// of a different size.
     fn since_scale(&self) -> &[Sample] {
@@ -168,8 +177,9 @@ fn average(r: &AverageRule, cx: &Context<'_>) -> Outcome {
             value: cx.newest().value,
             estimate: cx.current,
             explanation: format!(
-                "average: {} sample(s) since the last scale, {wanted} needed → hold",
-                samples.len()
+                "average: {} sample(s){}, {wanted} needed → hold",
+                samples.len(),
+                cx.since_note()
             ),
         };
     }
@@ -216,9 +226,10 @@ fn trend(r: &TrendRule, cx: &Context<'_>) -> Outcome {
             value: cx.newest().value,
             estimate: cx.current,
             explanation: format!(
-                "trend: {} sample(s) within {} since the last scale, {TREND_MIN_SAMPLES} needed → hold",
+                "trend: {} sample(s) within {}{}, {TREND_MIN_SAMPLES} needed → hold",
                 samples.len(),
-                secs(r.window)
+                secs(r.window),
+                cx.since_note()
             ),
         };
     }

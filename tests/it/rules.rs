@@ -204,7 +204,7 @@ fn average_rule_table_with_autoscalebot_defaults() {
             2,
             2,
             ReasonCode::Steady,
-            "rt: average: 2 sample(s) since the last scale, 3 needed → hold",
+            "rt: average: 2 sample(s), 3 needed → hold",
         ),
     ];
     for (values, current, want, code, text) in cases {
@@ -296,7 +296,7 @@ fn trend_rule_table_with_its_defaults() {
             2,
             2,
             ReasonCode::Steady,
-            "rt: trend: 2 sample(s) within 30m since the last scale, 3 needed → hold",
+            "rt: trend: 2 sample(s) within 30m, 3 needed → hold",
         ),
     ];
     for (values, current, want, code, text) in cases {
@@ -316,6 +316,18 @@ fn trend_looks_only_at_its_window() {
     let d = decide_rule(trend_rule(), per_minute(at(12, 0), &values), 2, &none());
     assert_eq!(d.target, 2, "{}", d.reason.text);
     assert_eq!(d.inputs[0].value, Some(500.0));
+}
+
+#[test]
+fn trend_ignores_samples_from_before_the_last_scale() {
+    // Slow before the scale at 11:58; the two samples since are not enough.
+    let samples = per_minute(at(12, 0), &[1500.0; 10]);
+    let d = decide_rule(trend_rule(), samples, 3, &scaled_at(at(11, 58), 2, 3));
+    assert_eq!(d.target, 3);
+    assert_eq!(
+        d.reason.text,
+        "rt: trend: 2 sample(s) within 30m since the last scale, 3 needed → hold"
+    );
 }
 
 #[test]
