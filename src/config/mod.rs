@@ -664,7 +664,9 @@ fn read_rule(
         }
         "trend" => {
             let window = t.duration_or("window", defaults::TREND_WINDOW);
-            let needed = interval * (TREND_MIN_SAMPLES as i32 - 1);
+            let needed = interval
+                .checked_mul(TREND_MIN_SAMPLES as i32 - 1)
+                .unwrap_or(TimeDelta::MAX);
             let window_ok = if window > defaults::MAX_TREND_WINDOW {
                 t.error(
                     "window",

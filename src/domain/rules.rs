@@ -74,7 +74,7 @@ pub(super) fn evaluate(rule: &Rule, cx: &Context<'_>) -> Outcome {
 }
 
 fn capacity(per_dyno: f64, cx: &Context<'_>) -> Outcome {
-    let from = cx.now - cx.hysteresis;
+    let from = window_start(cx.now, cx.hysteresis);
     let peak = cx
         .samples
         .iter()
@@ -214,7 +214,7 @@ fn average(r: &AverageRule, cx: &Context<'_>) -> Outcome {
 }
 
 fn trend(r: &TrendRule, cx: &Context<'_>) -> Outcome {
-    let from = cx.now - r.window;
+    let from = window_start(cx.now, r.window);
     let samples: Vec<Sample> = cx
         .since_scale()
         .iter()
@@ -330,7 +330,7 @@ fn target(r: &TargetRule, cx: &Context<'_>) -> Outcome {
     }
     // Going down: no lower than the highest recent sample (measured at the
     // current size) asks for, as HPA's downscale stabilization window does.
-    let from = cx.now - cx.hysteresis;
+    let from = window_start(cx.now, cx.hysteresis);
     let peak = cx
         .since_scale()
         .iter()
@@ -425,6 +425,12 @@ fn target_for(r: &TargetRule, current: u32, value: f64) -> (u32, String) {
             )
         }
     }
+}
+
+/// `now - length`, saturating: an absurd window means "all samples", not a panic.
+fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
+    now.checked_sub_signed(length)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// `ceil(x)` as a dyno count: negative or NaN load reads as none, absurd values
