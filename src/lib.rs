@@ -26,11 +26,11 @@
 //!
 //! ```
 //! use chrono::{TimeDelta, TimeZone, Utc};
-//! use dynopilot::domain::{decide, Action, InputPolicy, InputWindow, Policy, ReasonCode, Rule, ScaleHistory, Window};
+//! use dynopilot::domain::{decide, Action, Bound, InputPolicy, InputWindow, Policy, ReasonCode, Rule, ScaleHistory, Window};
 //!
 //! let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
 //! let policy = Policy {
-//!     min: 1, max: 10,
+//!     min: Bound::Fixed(1), max: Bound::Fixed(10),
 //!     scale_up_cooloff: TimeDelta::zero(), scale_down_cooloff: TimeDelta::minutes(5),
 //!     max_step_up: None, max_step_down: Some(1),
 //!     hysteresis: TimeDelta::minutes(5),
@@ -50,7 +50,7 @@
 //! assert_eq!(decision.target, 5); // ceil(742 / 150)
 //! assert_eq!(decision.action, Action::ScaleUp);
 //! assert_eq!(decision.reason.code, ReasonCode::LoadAbove);
-//! assert_eq!(decision.reason.text, "rpm: max 742 over 5m / 150 per dyno = 5");
+//! assert_eq!(decision.reason.text, "rpm: capacity: max 742 over 5m / 150 per dyno = 5");
 //! ```
 //!
 //! Ports are named by capability, adapters by technology; every port's fake

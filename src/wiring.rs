@@ -60,7 +60,7 @@ fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
         counts
             .entry(f.app.clone())
             .or_default()
-            .insert(f.process_type.clone(), f.policy.min);
+            .insert(f.process_type.clone(), f.policy.min.lowest());
     }
     counts
 }

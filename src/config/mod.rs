@@ -14,8 +14,11 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 use serde_json::json;
 
-use crate::domain::{InputPolicy, Policy, Rule};
-use crate::inputs::{input_type, SourceSpec, INPUT_TYPES};
+use crate::domain::{
+    first_conflict, hhmm, parse_hhmm, AverageRule, Bound, ConsecutiveRule, InputPolicy, Per,
+    Policy, Rule, Schedule, ScheduleEntry, TargetRule, TrendRule, TREND_MIN_SAMPLES,
+};
+use crate::inputs::{input_type, InputType, SourceSpec, INPUT_TYPES};
 
 pub use reader::{FieldError, Fields};
 pub use secret::{EnvSecrets, SecretRef, SecretResolver};
@@ -38,6 +41,37 @@ pub mod defaults {
     pub const FETCH_DEADLINE: TimeDelta = TimeDelta::seconds(25);
     pub const STATE_PATH: &str = ".dynopilot/state.json";
     pub const TIME_ZONE: &str = "UTC";
+
+    /// An input's decision rule when it names none (Dynosaur's).
+    pub const RULE: &str = "capacity";
+    /// `consecutive`: slow samples in a row before adding dynos (autoscalebot).
+    pub const FAILS_TO_SCALE_UP: u32 = 3;
+    /// `consecutive`: fast samples in a row before removing dynos (autoscalebot).
+    pub const PASSES_TO_SCALE_DOWN: u32 = 5;
+    /// `consecutive`, `average`, `trend`: dynos added or removed per decision.
+    pub const INCREMENT: u32 = 1;
+    /// `average`: how many of the newest samples are averaged (autoscalebot 3.0).
+    pub const AVERAGE_SAMPLES: u32 = 3;
+    /// `trend`: how far back the mean and the slope look (Swop).
+    pub const TREND_WINDOW: TimeDelta = TimeDelta::seconds(30 * 60);
+    /// `trend`: mean response time (ms) above which it scales up.
+    pub const TREND_HIGH: f64 = 1000.0;
+    /// `trend`: mean response time (ms) below which it scales down unless rising.
+    pub const TREND_LOW: f64 = 300.0;
+    /// `trend`: slope (ms per minute) above which a mean inside the band scales up.
+    pub const TREND_SLOPE_HIGH: f64 = 20.0;
+    /// `trend`: slope (ms per minute) below which a mean inside the band scales down.
+    pub const TREND_SLOPE_LOW: f64 = -20.0;
+    /// `target`: dead band around the target, as a fraction (Kubernetes HPA's 0.1).
+    pub const TARGET_TOLERANCE: f64 = 0.1;
+    /// `target`: the value is per dyno (response time, load per dyno).
+    pub const TARGET_PER: &str = "dyno";
+
+    /// Largest sample count a rule may ask for (4 hours of one-minute polls):
+    /// every sample is stored between invocations, and the state item is bounded.
+    pub const MAX_RULE_SAMPLES: u32 = 240;
+    /// Longest `trend` window, for the same reason.
+    pub const MAX_TREND_WINDOW: TimeDelta = TimeDelta::seconds(6 * 3600);
 }
 
 /// The whole validated config.
@@ -173,6 +207,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
 fn read_config(top: &mut Fields) -> Option<Config> {
     let dry_run = top.bool_or("dry_run", false);
     let time_zone = read_time_zone(top);
+    // Formations still get checked when the global zone is wrong (reported once).
+    let default_tz = time_zone.unwrap_or(Tz::UTC);
     let fetch_deadline = top.duration_or("fetch_deadline", defaults::FETCH_DEADLINE);
     if fetch_deadline <= TimeDelta::zero() {
         top.error("fetch_deadline", "must be > 0");
@@ -195,7 +231,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
             let mut names = BTreeSet::new();
             let mut pairs = BTreeSet::new();
             for mut f in tables {
-                let formation = read_formation(&mut f);
+                let formation = read_formation(&mut f, default_tz);
                 if let Some(formation) = &formation {
                     if !names.insert(formation.name.clone()) {
                         f.error(
@@ -350,7 +386,7 @@ fn valid_process_type(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
-fn read_formation(f: &mut Fields) -> Option<FormationConfig> {
+fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<FormationConfig> {
     let app = f.req_str("app");
     if let Some(app) = &app {
         if !valid_app(app) {
@@ -367,21 +403,37 @@ fn read_formation(f: &mut Fields) -> Option<FormationConfig> {
         }
     }
     let name = f.opt_str("name");
-    let min = f.opt_count("min").unwrap_or(defaults::MIN);
+    let tz = read_formation_time_zone(f, default_tz);
+    let has_min = f.has("min");
+    let min = read_bound(f, "min", tz);
+    let min = if has_min {
+        min
+    } else {
+        Some(Bound::Fixed(defaults::MIN))
+    };
     let has_max = f.has("max");
-    let max = f.opt_count("max");
+    let max = read_bound(f, "max", tz);
     if !has_max {
         f.error(
             "max",
             "is required (the most dynos you are willing to pay for)",
         );
     }
-    if let Some(max) = max {
-        if min > max {
-            f.error(
+    if let (Some(min), Some(max)) = (&min, &max) {
+        match first_conflict(min, max) {
+            Some((None, lo, hi)) => f.error(
                 "min",
-                format!("min ({min}) must not be greater than max ({max})"),
-            );
+                format!("min ({lo}) must not be greater than max ({hi})"),
+            ),
+            Some((Some(t), lo, hi)) => f.error(
+                "min",
+                format!(
+                    "at {} ({}) min is {lo} but max is {hi}: min must not be greater than max at any time",
+                    hhmm(t),
+                    tz.name()
+                ),
+            ),
+            None => {}
         }
     }
     let scale_up_cooloff = f.duration_or("scale_up_cooloff", defaults::SCALE_UP_COOLOFF);
@@ -391,11 +443,14 @@ fn read_formation(f: &mut Fields) -> Option<FormationConfig> {
     let hysteresis = f.duration_or("hysteresis", defaults::HYSTERESIS);
     let fallback_after = f.duration_or("fallback_after", defaults::FALLBACK_AFTER);
     let fallback = f.opt_count("fallback");
-    if let (Some(fallback), Some(max)) = (fallback, max) {
-        if fallback < min || fallback > max {
+    if let (Some(fallback), Some(min), Some(max)) = (fallback, &min, &max) {
+        // Against the bounds' extremes: decide() clamps to the bounds in force,
+        // so a fallback between a scheduled min's low and a max's high is usable.
+        let (lo, hi) = (min.lowest(), max.highest());
+        if fallback < lo || fallback > hi {
             f.error(
                 "fallback",
-                format!("must be within min..max ({min}..{max}), found {fallback}"),
+                format!("must be within min..max ({lo}..{hi}), found {fallback}"),
             );
         }
     }
@@ -443,7 +498,7 @@ fn read_formation(f: &mut Fields) -> Option<FormationConfig> {
         app,
         process_type,
         policy: Policy {
-            min,
+            min: min?,
             max: max?,
             scale_up_cooloff,
             scale_down_cooloff,
@@ -496,7 +551,9 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
     if timeout <= TimeDelta::zero() {
         t.error("timeout", "must be > 0");
     }
-    let rule_name = t.opt_str("rule").unwrap_or_else(|| "capacity".to_string());
+    let rule_name = t
+        .opt_str("rule")
+        .unwrap_or_else(|| defaults::RULE.to_string());
     let kind = type_name.as_deref().and_then(|n| {
         let found = input_type(n);
         if found.is_none() {
@@ -509,7 +566,60 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
         found
     });
     let kind = kind?;
-    let rule = match rule_name.as_str() {
+    let rule = read_rule(t, &rule_name, kind, interval);
+    let spec = (kind.parse)(t);
+    reject_other_rules_keys(t, &rule_name, kind);
+    Some((
+        InputConfig {
+            name: name?,
+            type_name: kind.name,
+            interval,
+            timeout,
+            spec: spec?,
+        },
+        rule?,
+    ))
+}
+
+/// The keys each rule reads from the input table (capacity's key depends on
+/// the input type). A key of another rule is refused by name rather than as an
+/// anonymous "unknown key", since it usually means the wrong `rule`.
+const RULE_KEYS: &[(&str, &[&str])] = &[
+    (
+        "consecutive",
+        &[
+            "min",
+            "max",
+            "fails_to_scale_up",
+            "passes_to_scale_down",
+            "increment",
+        ],
+    ),
+    ("average", &["min", "max", "samples", "increment"]),
+    (
+        "trend",
+        &[
+            "window",
+            "high",
+            "low",
+            "trend_high",
+            "trend_low",
+            "increment",
+        ],
+    ),
+    ("target", &["target", "tolerance", "per"]),
+];
+
+const RULE_NAMES: &str = "capacity, consecutive, average, trend, target";
+
+/// An input's `rule` and that rule's keys.
+fn read_rule(
+    t: &mut Fields,
+    rule_name: &str,
+    kind: &InputType,
+    interval: TimeDelta,
+) -> Option<Rule> {
+    match rule_name {
         "capacity" => {
             let present = t.has(kind.per_dyno_key);
             let per_dyno = t.opt_positive(kind.per_dyno_key);
@@ -526,22 +636,317 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
             }
             per_dyno.map(|per_dyno| Rule::Capacity { per_dyno })
         }
+        "consecutive" => {
+            let band = read_band(t, ("min", None), ("max", None), true);
+            let fails = read_rule_count(t, "fails_to_scale_up", defaults::FAILS_TO_SCALE_UP);
+            let passes = read_rule_count(t, "passes_to_scale_down", defaults::PASSES_TO_SCALE_DOWN);
+            let increment = read_rule_count(t, "increment", defaults::INCREMENT);
+            let (min, max) = band?;
+            Some(Rule::Consecutive(ConsecutiveRule {
+                max,
+                min,
+                fails_to_scale_up: fails?,
+                passes_to_scale_down: passes?,
+                increment: increment?,
+            }))
+        }
+        "average" => {
+            let band = read_band(t, ("min", None), ("max", None), true);
+            let samples = read_rule_count(t, "samples", defaults::AVERAGE_SAMPLES);
+            let increment = read_rule_count(t, "increment", defaults::INCREMENT);
+            let (min, max) = band?;
+            Some(Rule::Average(AverageRule {
+                max,
+                min,
+                samples: samples?,
+                increment: increment?,
+            }))
+        }
+        "trend" => {
+            let window = t.duration_or("window", defaults::TREND_WINDOW);
+            let needed = interval
+                .checked_mul(TREND_MIN_SAMPLES as i32 - 1)
+                .unwrap_or(TimeDelta::MAX);
+            let window_ok = if window > defaults::MAX_TREND_WINDOW {
+                t.error(
+                    "window",
+                    format!(
+                        "must be at most {} (every sample in it is stored)",
+                        humantime::format_duration(std::time::Duration::from_secs(
+                            defaults::MAX_TREND_WINDOW.num_seconds() as u64
+                        ))
+                    ),
+                );
+                false
+            } else if window < needed || window <= TimeDelta::zero() {
+                t.error(
+                    "window",
+                    format!(
+                        "must hold at least {TREND_MIN_SAMPLES} polls: at least {}s with interval {}s",
+                        needed.num_seconds().max(1),
+                        interval.num_seconds()
+                    ),
+                );
+                false
+            } else {
+                true
+            };
+            let band = read_band(
+                t,
+                ("low", Some(defaults::TREND_LOW)),
+                ("high", Some(defaults::TREND_HIGH)),
+                true,
+            );
+            let slopes = read_band(
+                t,
+                ("trend_low", Some(defaults::TREND_SLOPE_LOW)),
+                ("trend_high", Some(defaults::TREND_SLOPE_HIGH)),
+                false,
+            );
+            let increment = read_rule_count(t, "increment", defaults::INCREMENT);
+            let (low, high) = band?;
+            let (trend_low, trend_high) = slopes?;
+            window_ok.then_some(())?;
+            Some(Rule::Trend(TrendRule {
+                window,
+                high,
+                low,
+                trend_high,
+                trend_low,
+                increment: increment?,
+            }))
+        }
+        "target" => {
+            let present = t.require(
+                "target",
+                ": the value you want each input to hold (per dyno, or per dyno of the total)",
+            );
+            let target = t.opt_positive("target");
+            let tolerance = match t.opt_number("tolerance") {
+                None => Some(defaults::TARGET_TOLERANCE),
+                Some(v) if (0.0..1.0).contains(&v) => Some(v),
+                Some(v) => {
+                    t.error("tolerance", format!("must be >= 0 and < 1, found {v}"));
+                    None
+                }
+            };
+            let per = match t
+                .opt_str("per")
+                .unwrap_or_else(|| defaults::TARGET_PER.to_string())
+                .as_str()
+            {
+                "dyno" => Some(Per::Dyno),
+                "total" => Some(Per::Total),
+                other => {
+                    t.error(
+                        "per",
+                        format!("must be \"dyno\" or \"total\", found {other:?}"),
+                    );
+                    None
+                }
+            };
+            present.then_some(())?;
+            Some(Rule::Target(TargetRule {
+                target: target?,
+                tolerance: tolerance?,
+                per: per?,
+            }))
+        }
         other => {
-            t.error("rule", format!("unknown rule {other:?} (capacity)"));
+            t.error("rule", format!("unknown rule {other:?} ({RULE_NAMES})"));
             None
         }
+    }
+}
+
+/// A `low < high` pair of thresholds; `positive` refuses values <= 0.
+/// An inverted or empty band is reported at the low key.
+fn read_band(
+    t: &mut Fields,
+    (low_key, low_default): (&str, Option<f64>),
+    (high_key, high_default): (&str, Option<f64>),
+    positive: bool,
+) -> Option<(f64, f64)> {
+    let read = |t: &mut Fields, key: &str, default: Option<f64>| {
+        let present = t.has(key);
+        let v = if positive {
+            t.opt_positive(key)
+        } else {
+            t.opt_number(key)
+        };
+        match (v, present, default) {
+            (Some(v), _, _) => Some(v),
+            (None, false, Some(d)) => Some(d),
+            (None, false, None) => {
+                t.error(key, "is required");
+                None
+            }
+            (None, true, _) => None,
+        }
     };
-    let spec = (kind.parse)(t);
-    Some((
-        InputConfig {
-            name: name?,
-            type_name: kind.name,
-            interval,
-            timeout,
-            spec: spec?,
-        },
-        rule?,
-    ))
+    let low = read(t, low_key, low_default);
+    let high = read(t, high_key, high_default);
+    let (low, high) = (low?, high?);
+    if low >= high {
+        t.error(
+            low_key,
+            format!(
+                "{low_key} ({low}) must be below {high_key} ({high}): the band is inverted or empty"
+            ),
+        );
+        return None;
+    }
+    Some((low, high))
+}
+
+/// A rule's count: >= 1 and at most [`defaults::MAX_RULE_SAMPLES`].
+fn read_rule_count(t: &mut Fields, key: &str, default: u32) -> Option<u32> {
+    if let Some(i) = t.peek(key).and_then(toml::Value::as_integer) {
+        if i < 1 {
+            t.reject(key, format!("must be >= 1, found {i}"));
+            return None;
+        }
+    }
+    let present = t.has(key);
+    match t.opt_count(key) {
+        Some(0) => {
+            t.error(key, "must be >= 1");
+            None
+        }
+        Some(n) if n > defaults::MAX_RULE_SAMPLES => {
+            t.error(
+                key,
+                format!(
+                    "must be at most {} (every sample is stored between runs), found {n}",
+                    defaults::MAX_RULE_SAMPLES
+                ),
+            );
+            None
+        }
+        Some(n) => Some(n),
+        None if present => None,
+        None => Some(default),
+    }
+}
+
+/// Refuse keys that belong to a rule other than the input's own.
+fn reject_other_rules_keys(t: &mut Fields, rule_name: &str, kind: &InputType) {
+    let own: &[&str] = RULE_KEYS
+        .iter()
+        .find(|(name, _)| *name == rule_name)
+        .map_or(&[], |(_, keys)| keys);
+    let mut others: Vec<(&str, &str)> = RULE_KEYS
+        .iter()
+        .flat_map(|(name, keys)| keys.iter().map(move |k| (*k, *name)))
+        .collect();
+    others.push((kind.per_dyno_key, "capacity"));
+    for (key, owner) in others {
+        if owner != rule_name && !own.contains(&key) && t.has(key) {
+            t.reject(
+                key,
+                format!("unknown key for rule {rule_name:?}: {key} belongs to rule {owner:?}"),
+            );
+        }
+    }
+}
+
+/// A formation's `time_zone`, defaulting to the global one.
+fn read_formation_time_zone(f: &mut Fields, default_tz: Tz) -> Tz {
+    let Some(name) = f.opt_str("time_zone") else {
+        return default_tz;
+    };
+    name.parse::<Tz>().unwrap_or_else(|_| {
+        f.error(
+            "time_zone",
+            format!("unknown IANA time zone {name:?} (e.g. \"Europe/Berlin\")"),
+        );
+        default_tz
+    })
+}
+
+/// `min`/`max`: a count, or a table of `"HH:MM" = count` in the formation's zone.
+fn read_bound(f: &mut Fields, key: &str, tz: Tz) -> Option<Bound> {
+    match f.peek(key)? {
+        toml::Value::Integer(_) => f.opt_count(key).map(Bound::Fixed),
+        toml::Value::Table(_) => {
+            let mut t = f.opt_table(key)?;
+            let keys = t.keys();
+            if keys.is_empty() {
+                t.error_here(
+                    "a schedule needs at least one \"HH:MM\" = n entry, e.g. { \"08:00\" = 3, \"18:00\" = 1 }",
+                );
+            }
+            let mut entries = Vec::new();
+            let mut ok = !keys.is_empty();
+            for k in keys {
+                match parse_hhmm(&k) {
+                    None => {
+                        t.reject(
+                            &k,
+                            format!("{k:?} is not a time of day: write \"HH:MM\", 00:00 to 23:59"),
+                        );
+                        ok = false;
+                    }
+                    Some(at) => match t.opt_count(&k) {
+                        Some(value) => entries.push(ScheduleEntry { at, value }),
+                        None => ok = false,
+                    },
+                }
+            }
+            t.finish();
+            if !ok {
+                return None;
+            }
+            match Schedule::new(tz, entries) {
+                Ok(s) => Some(Bound::Schedule(s)),
+                Err(e) => {
+                    f.error(key, e.to_string());
+                    None
+                }
+            }
+        }
+        _ => {
+            f.reject(
+                key,
+                "must be a whole number or a schedule like { \"08:00\" = 3, \"18:00\" = 1 }",
+            );
+            None
+        }
+    }
+}
+
+fn bound_json(b: &Bound) -> serde_json::Value {
+    match b {
+        Bound::Fixed(n) => json!(n),
+        Bound::Schedule(s) => json!({
+            "time_zone": s.tz().name(),
+            "schedule": s.entries().iter().map(|e| (hhmm(e.at), json!(e.value))).collect::<serde_json::Map<_, _>>(),
+        }),
+    }
+}
+
+fn rule_json(rule: &Rule) -> serde_json::Value {
+    let secs = |d: TimeDelta| d.num_seconds();
+    let settings = match rule {
+        Rule::Capacity { per_dyno } => json!({"per_dyno": per_dyno}),
+        Rule::Consecutive(r) => json!({
+            "min": r.min, "max": r.max,
+            "fails_to_scale_up": r.fails_to_scale_up,
+            "passes_to_scale_down": r.passes_to_scale_down,
+            "increment": r.increment,
+        }),
+        Rule::Average(r) => json!({
+            "min": r.min, "max": r.max, "samples": r.samples, "increment": r.increment,
+        }),
+        Rule::Trend(r) => json!({
+            "window_s": secs(r.window), "low": r.low, "high": r.high,
+            "trend_low": r.trend_low, "trend_high": r.trend_high, "increment": r.increment,
+        }),
+        Rule::Target(r) => json!({
+            "target": r.target, "tolerance": r.tolerance, "per": r.per.as_str(),
+        }),
+    };
+    json!({ rule.name(): settings })
 }
 
 impl Config {
@@ -568,7 +973,8 @@ impl Config {
                 let p = &f.policy;
                 json!({
                     "name": f.name, "app": f.app, "type": f.process_type,
-                    "min": p.min, "max": p.max,
+                    "min": bound_json(&p.min), "max": bound_json(&p.max),
+                    "retention_s": secs(p.retention()),
                     "scale_up_cooloff_s": secs(p.scale_up_cooloff),
                     "scale_down_cooloff_s": secs(p.scale_down_cooloff),
                     "max_step_up": p.max_step_up.map_or(json!("unlimited"), |s| json!(s)),
@@ -579,7 +985,7 @@ impl Config {
                     "inputs": f.inputs.iter().zip(&p.inputs).map(|(i, ip)| json!({
                         "name": i.name, "type": i.type_name,
                         "interval_s": secs(i.interval), "timeout_s": secs(i.timeout),
-                        "rule": match &ip.rule { Rule::Capacity { per_dyno } => json!({"capacity": {"per_dyno": per_dyno}}) },
+                        "rule": rule_json(&ip.rule),
                         "settings": format!("{:?}", i.spec),
                     })).collect::<Vec<_>>(),
                 })

@@ -107,6 +107,19 @@ impl Fields {
         self.table.remove(key)
     }
 
+    /// The keys not taken yet, in order (for tables keyed by data, like schedules).
+    pub fn keys(&self) -> Vec<String> {
+        self.table.keys().cloned().collect()
+    }
+
+    /// Take a key and record `message` at its path: for a key that is known
+    /// but wrong here, so it is reported once with a better word than "unknown key".
+    pub fn reject(&mut self, key: &str, message: impl Into<String>) {
+        if self.take(key).is_some() {
+            self.error(key, message);
+        }
+    }
+
     fn wrong_type(&self, key: &str, want: &str, got: &Value) {
         self.error(key, format!("must be {want}, found {}", type_name(got)));
     }

@@ -1,10 +1,11 @@
 //! `decide`: from policy, window, current quantity, history and `now` to a target.
 //!
 //! The steps, in order (each one can only narrow what the previous allowed):
-//! 1. each input's estimate from its rule over the hysteresis window;
+//! 1. each input's estimate from its rule (see `rules`: capacity, consecutive,
+//!    average, trend, target);
 //! 2. the formation's estimate is the max over its present inputs; when every
 //!    input is missing, hold the current count (or `fallback` after `fallback_after`);
-//! 3. clamp to `[min, max]`;
+//! 3. clamp to `[min, max]` as they are at `now` (either may be a schedule);
 //! 4. fail-safe: while any input is missing, never go below the current count;
 //! 5. cool-offs after the last scale;
 //! 6. step limits;
@@ -17,7 +18,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{InputPolicy, InputWindow, Policy, Rule, ScaleHistory, Window};
+use super::rules::{self, secs};
+use super::{InputPolicy, InputWindow, Policy, Sample, ScaleHistory, Window};
 
 /// What the decision asks the platform to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +122,10 @@ pub struct InputEstimate {
 pub struct Decision {
     pub current: u32,
     pub target: u32,
+    /// `min` in force at `now` (a schedule's current entry, or the fixed value).
+    pub min: u32,
+    /// `max` in force at `now`.
+    pub max: u32,
     pub action: Action,
     pub reason: Reason,
     /// The combined estimate before bounds, cool-offs and step limits (`None` when
@@ -143,13 +149,20 @@ pub fn decide(
     history: &ScaleHistory,
     now: DateTime<Utc>,
 ) -> Decision {
+    let max = policy.max.resolve(now);
+    let mut min = policy.min.resolve(now);
+    // The config refuses min > max at any time; a hand-built policy that has it
+    // gets max (the cost cap) rather than a panic in `clamp`.
+    if min.value > max.value {
+        min = max;
+    }
     let empty = InputWindow::default();
     let inputs: Vec<InputEstimate> = policy
         .inputs
         .iter()
         .map(|input| {
             let stored = window.inputs.get(&input.name).unwrap_or(&empty);
-            estimate_input(input, stored, policy.hysteresis, now)
+            estimate_input(input, stored, current, history, policy.hysteresis, now)
         })
         .collect();
 
@@ -181,21 +194,21 @@ pub fn decide(
     };
     let estimate = combined.map(|(e, _)| e);
 
-    // Step 3: bounds.
-    if target > policy.max {
+    // Step 3: bounds, resolved at `now` (a schedule may have changed them).
+    if target > max.value {
         reason = reason_with(
             ReasonCode::ClampedToMax,
-            format!("needs {target}, capped at max {}", policy.max),
+            format!("needs {target}, capped at max {max}"),
             &reason,
         );
-        target = policy.max;
-    } else if target < policy.min {
+        target = max.value;
+    } else if target < min.value {
         reason = reason_with(
             ReasonCode::ClampedToMin,
-            format!("needs {target}, raised to min {}", policy.min),
+            format!("needs {target}, raised to min {min}"),
             &reason,
         );
-        target = policy.min;
+        target = min.value;
     }
 
     // Step 4: fail-safe. Never lower the count while an input is missing.
@@ -265,14 +278,11 @@ pub fn decide(
     }
 
     // Step 7: the bounds are hard, whatever cool-offs and steps said.
-    let bounded = target.clamp(policy.min, policy.max);
+    let bounded = target.clamp(min.value, max.value);
     if bounded != target {
         reason = reason_with(
             ReasonCode::OutsideBounds,
-            format!(
-                "{current} is outside [{}, {}]: going to {bounded}",
-                policy.min, policy.max
-            ),
+            format!("{current} is outside [{min}, {max}]: going to {bounded}"),
             &reason,
         );
         target = bounded;
@@ -286,6 +296,8 @@ pub fn decide(
     Decision {
         current,
         target,
+        min: min.value,
+        max: max.value,
         action,
         reason,
         estimate,
@@ -293,10 +305,12 @@ pub fn decide(
     }
 }
 
-/// Step 1 for one input.
+/// Step 1 for one input: the stored samples' checks, then its rule.
 fn estimate_input(
     input: &InputPolicy,
     stored: &InputWindow,
+    current: u32,
+    history: &ScaleHistory,
     hysteresis: TimeDelta,
     now: DateTime<Utc>,
 ) -> InputEstimate {
@@ -318,8 +332,13 @@ fn estimate_input(
         );
     }
     // Samples from the future (a replayed older event) are ignored, never trusted.
-    let usable: Vec<_> = stored.samples.iter().filter(|s| s.at <= now).collect();
-    let Some(latest) = usable.last() else {
+    let usable: Vec<Sample> = stored
+        .samples
+        .iter()
+        .filter(|s| s.at <= now)
+        .copied()
+        .collect();
+    let Some(latest) = usable.last().copied() else {
         return missing(None, "no sample yet".to_string());
     };
     if now - latest.at > input.stale_after() {
@@ -331,43 +350,24 @@ fn estimate_input(
     if !latest.value.is_finite() {
         return missing(Some(latest.at), "newest sample is not a number".to_string());
     }
-
-    match &input.rule {
-        Rule::Capacity { per_dyno } => {
-            let from = now - hysteresis;
-            let peak = usable
-                .iter()
-                .filter(|s| s.at >= from && s.value.is_finite())
-                .map(|s| s.value)
-                .fold(latest.value, f64::max);
-            let estimate = capacity_estimate(peak, *per_dyno);
-            InputEstimate {
-                name: input.name.clone(),
-                status: InputStatus::Present,
-                value: Some(peak),
-                estimate: Some(estimate),
-                explanation: format!(
-                    "max {} over {} / {} per dyno = {estimate}",
-                    num(peak),
-                    secs(hysteresis),
-                    num(*per_dyno)
-                ),
-            }
-        }
-    }
-}
-
-/// `ceil(value / per_dyno)`, with negative load read as none and absurd values
-/// saturating instead of wrapping.
-fn capacity_estimate(value: f64, per_dyno: f64) -> u32 {
-    if per_dyno.is_nan() || per_dyno <= 0.0 || value.is_nan() || value <= 0.0 {
-        return 0;
-    }
-    let dynos = (value / per_dyno).ceil();
-    if dynos >= f64::from(u32::MAX) {
-        u32::MAX
-    } else {
-        dynos as u32
+    let finite: Vec<Sample> = usable.into_iter().filter(|s| s.value.is_finite()).collect();
+    let outcome = rules::evaluate(
+        &input.rule,
+        &rules::Context {
+            samples: &finite,
+            current,
+            last_scale: history.last().map(|e| e.at),
+            hysteresis,
+            stale_after: input.stale_after(),
+            now,
+        },
+    );
+    InputEstimate {
+        name: input.name.clone(),
+        status: InputStatus::Present,
+        value: Some(outcome.value),
+        estimate: Some(outcome.estimate),
+        explanation: outcome.explanation,
     }
 }
 
@@ -423,20 +423,5 @@ fn reason_with(code: ReasonCode, text: String, earlier: &Reason) -> Reason {
     Reason {
         code,
         text: format!("{text} [{}]", earlier.text),
-    }
-}
-
-/// Seconds as a compact human string (`300s`, `5m`, `1h 30m`).
-fn secs(d: TimeDelta) -> String {
-    let s = d.num_seconds().max(0) as u64;
-    humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
-}
-
-/// A number without a trailing `.0` for whole values.
-fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:.2}")
     }
 }

@@ -4,12 +4,20 @@
 //! the same code is exercised by table tests, property tests, the Lambda handler,
 //! the CLI and (later) the simulator, and any day can be replayed exactly.
 
+mod bound;
 mod decide;
 mod history;
 mod policy;
+mod rules;
 mod window;
 
+pub use bound::{
+    first_conflict, hhmm, parse_hhmm, Bound, Resolved, Schedule, ScheduleEntry, ScheduleError,
+};
 pub use decide::{decide, Action, Decision, InputEstimate, InputStatus, Reason, ReasonCode};
 pub use history::{ScaleEvent, ScaleHistory, MAX_SCALE_EVENTS};
-pub use policy::{InputPolicy, Policy, Rule};
+pub use policy::{
+    AverageRule, ConsecutiveRule, InputPolicy, Per, Policy, Rule, TargetRule, TrendRule,
+    MAX_RETENTION, TREND_MIN_SAMPLES,
+};
 pub use window::{InputError, InputWindow, Sample, Window};

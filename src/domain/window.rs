@@ -27,7 +27,8 @@ pub struct InputError {
 /// Everything stored about one input between invocations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InputWindow {
-    /// Samples, oldest first, pruned to the hysteresis window (the newest is always kept).
+    /// Samples, oldest first, pruned to the policy's retention (the longest
+    /// history any rule reads, at least the hysteresis window; the newest is always kept).
     #[serde(default)]
     pub samples: Vec<Sample>,
     /// When the source was last polled, successfully or not: decides whether it is due.

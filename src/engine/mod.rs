@@ -740,7 +740,7 @@ fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
 /// Keep state bounded: samples pruned to what the rules need, inputs no longer
 /// configured dropped.
 fn prune(w: &mut Work<'_>, now: DateTime<Utc>) {
-    let keep = w.config.policy.hysteresis;
+    let keep = w.config.policy.retention();
     let configured: BTreeSet<&str> = w.config.inputs.iter().map(|i| i.name.as_str()).collect();
     w.state
         .window

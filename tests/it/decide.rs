@@ -26,7 +26,10 @@ fn capacity_rule_asks_for_ceil_of_load_over_per_dyno() {
     assert_eq!(d.target, 8);
     assert_eq!(d.action, Action::ScaleUp);
     assert_eq!(d.reason.code, ReasonCode::LoadAbove);
-    assert_eq!(d.reason.text, "load: max 742 over 5m / 100 per dyno = 8");
+    assert_eq!(
+        d.reason.text,
+        "load: capacity: max 742 over 5m / 100 per dyno = 8"
+    );
     assert_eq!(d.inputs[0].estimate, Some(8));
 }
 

@@ -312,7 +312,7 @@ async fn a_failing_notifier_never_blocks_scaling_or_saving() {
     assert_eq!(f.errors[0].stage, "notify");
     assert_eq!(
         w.notifier.sent()[0].subject,
-        "[dynopilot] shop-app web 2→8: load: max 742 over 5m / 100 per dyno = 8"
+        "[dynopilot] shop-app web 2→8: load: capacity: max 742 over 5m / 100 per dyno = 8"
     );
     assert!(w.store.snapshot("shop-app#web").is_some());
 }

@@ -6,3 +6,5 @@ mod decide;
 mod engine;
 mod exactly_once;
 mod helpers;
+mod rules;
+mod schedules;
