@@ -170,7 +170,7 @@ pub(super) fn read_id(fields: &mut Fields, key: &str) -> Option<u64> {
         }
         _ => {
             let number = fields.opt_number(key)?;
-            (number.fract() == 0.0 && number >= 0.0 && number < 9.0e15).then_some(number as u64)
+            (number.fract() == 0.0 && (0.0..9.0e15).contains(&number)).then_some(number as u64)
         }
     };
     match id {

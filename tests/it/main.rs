@@ -2,3 +2,6 @@
 
 mod helpers;
 mod heroku;
+mod new_relic;
+mod new_relic_nrql;
+mod pingdom;
