@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -175,7 +175,7 @@ impl MetricSource for NewRelicSource {
         let request = self
             .http
             .get(&self.url)
-            .header("X-Api-Key", self.api_key.expose_secret())
+            .header("X-Api-Key", rest::secret_header(&self.api_key, "api_key")?)
             .query(&[
                 ("names[]", METRIC),
                 ("values[]", VALUE),

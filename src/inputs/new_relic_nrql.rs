@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -221,7 +221,7 @@ impl MetricSource for NrqlSource {
         let request = self
             .http
             .post(&self.url)
-            .header("API-Key", self.api_key.expose_secret())
+            .header("API-Key", rest::secret_header(&self.api_key, "api_key")?)
             .json(&body);
         let answer = fetch_json(
             request,

@@ -106,10 +106,14 @@ fn error_text(body: &Value) -> Option<String> {
 impl MetricSource for PingdomSource {
     async fn fetch(&self, now: DateTime<Utc>) -> Result<f64, SourceError> {
         let from = (now - self.period).timestamp();
+        let bearer = SecretString::from(format!("Bearer {}", self.token.expose_secret().trim()));
         let request = self
             .http
             .get(&self.url)
-            .bearer_auth(self.token.expose_secret())
+            .header(
+                reqwest::header::AUTHORIZATION,
+                rest::secret_header(&bearer, "token")?,
+            )
             .query(&[("from", from), ("to", now.timestamp())]);
         let answer: Answer = fetch_json(request, self.timeout, "Pingdom", error_text).await?;
         let average = answer

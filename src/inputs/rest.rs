@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -100,6 +102,20 @@ pub(super) async fn fetch_json<T: DeserializeOwned>(
             ),
         )
     })
+}
+
+/// A header value carrying a secret: trimmed (a token pasted into an env var
+/// or SSM often ends in a newline) and marked sensitive so that no HTTP-layer
+/// debug output prints it. The error names the config key, never the value.
+pub(super) fn secret_header(secret: &SecretString, key: &str) -> Result<HeaderValue, SourceError> {
+    let mut value = HeaderValue::from_str(secret.expose_secret().trim()).map_err(|_| {
+        SourceError::new(
+            SourceErrorKind::Setup,
+            format!("the secret named by {key} holds characters not allowed in an HTTP header"),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The label for a non-success status.

@@ -170,10 +170,11 @@ impl HerokuScaler {
         what: &str,
         timeout: Duration,
     ) -> Attempt {
+        // Trimmed: a token stored with a trailing newline is still the token.
         let mut request = self
             .http
             .request(method.clone(), url.clone())
-            .bearer_auth(self.token.expose_secret())
+            .bearer_auth(self.token.expose_secret().trim())
             .header(reqwest::header::ACCEPT, ACCEPT)
             .timeout(timeout);
         if let Some(body) = body {
@@ -182,6 +183,12 @@ impl HerokuScaler {
         }
         let response = match request.send().await {
             Ok(r) => r,
+            // The request could not even be built (a token with characters no
+            // header may hold): the same would happen on every retry.
+            Err(e) if e.is_builder() => return Attempt::Fail(ScaleError::new(
+                ScaleErrorKind::Unauthorized,
+                "the token named by scaler.token holds characters not allowed in an HTTP header",
+            )),
             Err(e) => {
                 let message = if e.is_timeout() {
                     format!(

@@ -657,3 +657,79 @@ per_dyno = 1
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_token_that_cannot_be_a_header_fails_at_once_without_a_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok(json!([])))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let http = dynopilot::wiring::http_client().expect("http client");
+    let scaler = HerokuScaler::new(
+        http,
+        &server.uri(),
+        SecretString::from("line\nbreak-token"),
+        Duration::from_secs(10),
+    )
+    .expect("valid url");
+
+    let err = scaler.formation(APP).await.expect_err("refused");
+
+    assert_eq!(err.kind, ScaleErrorKind::Unauthorized);
+    assert!(err.message.contains("scaler.token"), "{}", err.message);
+    assert!(!err.message.contains("break-token"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn build_local_wires_the_heroku_scaler_with_the_token_from_the_environment() {
+    let server = MockServer::start().await;
+    list_formation()
+        .respond_with(ok(json!([formation("web", 2)])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .respond_with(ok(json!([])))
+        .expect(0)
+        .mount(&server)
+        .await;
+    // A variable name no other test uses: tests run in parallel threads.
+    std::env::set_var("DYNOPILOT_TEST_HEROKU_TOKEN_WIRING", format!("{TOKEN}\n"));
+    let config = dynopilot::config::parse(&format!(
+        r#"
+[scaler]
+kind = "heroku"
+token = "env:DYNOPILOT_TEST_HEROKU_TOKEN_WIRING"
+base_url = "{}"
+
+[state]
+kind = "memory"
+
+[[formations]]
+app = "{APP}"
+type = "web"
+max = 10
+
+[[formations.inputs]]
+name = "traffic"
+type = "constant"
+value = 400
+per_dyno = 100
+"#,
+        server.uri()
+    ))
+    .expect("valid");
+    let engine = dynopilot::wiring::build_local(config, None).expect("wires");
+
+    let mut invocation = dynopilot::engine::Invocation::at(at(10, 0));
+    invocation.dry_run = true;
+    let report = engine.invoke(&invocation).await;
+
+    let f = &report.formations[0];
+    assert_eq!(
+        (f.current, f.target, f.outcome),
+        (Some(2), Some(4), Outcome::WouldScaleUp)
+    );
+}

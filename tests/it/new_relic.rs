@@ -9,7 +9,8 @@ use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    assert_failure_holds_at_5, at, fetch_and_decide, one_input_config, SecretMap, USER_AGENT,
+    assert_failure_holds_at_5, at, capture_logs, fetch_and_decide, one_input_config, SecretMap,
+    USER_AGENT,
 };
 
 const KEY: &str = "NRAK-TESTKEY0123456789";
@@ -102,7 +103,8 @@ async fn a_429_is_rate_limited_and_holds() {
 }
 
 #[tokio::test]
-async fn a_401_or_403_is_unauthorized_and_holds() {
+async fn a_401_or_403_is_unauthorized_and_holds_and_the_key_is_never_logged() {
+    let (logs, _guard) = capture_logs();
     let body = json!({"error": {"title": "The API key provided is invalid"}});
     failing_with(
         ResponseTemplate::new(401).set_body_json(&body),
@@ -114,6 +116,13 @@ async fn a_401_or_403_is_unauthorized_and_holds() {
         SourceErrorKind::Unauthorized,
     )
     .await;
+
+    let logged = logs.text();
+    assert!(
+        logged.contains("The API key provided is invalid"),
+        "{logged}"
+    );
+    assert!(!logged.contains(KEY));
 }
 
 #[tokio::test]
