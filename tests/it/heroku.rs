@@ -402,11 +402,11 @@ async fn a_422_above_the_dyno_limit_says_so_plainly() {
 }
 
 #[tokio::test]
-async fn a_rejected_scale_sends_one_scale_failed_notification_and_keeps_the_count() {
+async fn a_rejected_scale_sends_one_scale_failed_notification_per_invocation_and_keeps_the_count() {
     let server = MockServer::start().await;
     list_formation()
         .respond_with(ok(json!([formation("web", 2)])))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     patch(format!("/apps/{APP}/formation/web"))
@@ -415,7 +415,7 @@ async fn a_rejected_scale_sends_one_scale_failed_notification_and_keeps_the_coun
             "cannot_run_above_limit",
             "Cannot run more than 2 Basic size dynos.",
         ))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     let config = r#"
@@ -451,6 +451,12 @@ per_dyno = 100
         "{}",
         sent[0].body
     );
+
+    // The next minute tries again and notifies again: one per invocation
+    // (de-duplicating across minutes is the notifier's job, not the scaler's).
+    let next = wired.run(at(10, 1)).await;
+    assert_eq!(next.formations[0].outcome, Outcome::Failed);
+    assert_eq!(wired.notifier.sent().len(), 2);
 }
 
 #[tokio::test]
