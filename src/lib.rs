@@ -14,7 +14,8 @@
 //!                the ScriptedSource fake.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + MemoryStateStore.
-//!   scaler/      port Scaler (read all process types, batch scale) + LocalScaler
+//!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
+//!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults).
 //!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier.
 //!   engine/      one invocation: poll, load, decide, scale, save, notify, report.

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, EnvSecrets, ScalerConfig, StateConfig};
+use crate::config::{Config, EnvSecrets, ScalerConfig, SecretResolver, StateConfig};
 use crate::engine::Engine;
 use crate::inputs::{BuildContext, MetricSource};
 use crate::notify::ConsoleNotifier;
-use crate::scaler::{LocalScaler, MemoryScaler, Scaler};
+use crate::scaler::{HerokuScaler, LocalScaler, MemoryScaler, Scaler};
 use crate::store::{FileStateStore, MemoryStateStore, StateStore};
 
 /// Build every input's source from its validated settings.
@@ -53,6 +53,33 @@ pub fn http_client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
+/// The Heroku scaler of a `[scaler] kind = "heroku"` config, its token resolved.
+///
+/// # Errors
+/// When the config's scaler is not Heroku's, or `scaler.token` does not resolve
+/// (the message names the reference, never a value).
+pub fn heroku_scaler(
+    scaler: &ScalerConfig,
+    secrets: &dyn SecretResolver,
+    http: &reqwest::Client,
+) -> Result<Arc<dyn Scaler>, String> {
+    let ScalerConfig::Heroku {
+        token,
+        base_url,
+        retry_budget,
+    } = scaler
+    else {
+        return Err("scaler.kind: the heroku scaler is not configured".into());
+    };
+    let token = secrets
+        .resolve(token)
+        .map_err(|e| format!("scaler.token: {e}"))?;
+    let budget = retry_budget.to_std().unwrap_or_default();
+    let scaler = HerokuScaler::new(http.clone(), base_url, token, budget)
+        .map_err(|e| format!("scaler.base_url: {e}"))?;
+    Ok(Arc::new(scaler))
+}
+
 /// Each app's process types at their `min`, the local scaler's starting point.
 fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
     let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -84,6 +111,13 @@ pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine
         None => config.state.clone(),
     };
     let (store, scaler): (Arc<dyn StateStore>, Arc<dyn Scaler>) = match (state, &config.scaler) {
+        (state, ScalerConfig::Heroku { .. }) => {
+            let store: Arc<dyn StateStore> = match state {
+                StateConfig::File { path } => Arc::new(FileStateStore::new(path)),
+                StateConfig::Memory => Arc::new(MemoryStateStore::new()),
+            };
+            (store, heroku_scaler(&config.scaler, &EnvSecrets, &http)?)
+        }
         (StateConfig::File { path }, ScalerConfig::Local) => {
             let store = Arc::new(FileStateStore::new(path));
             let scaler = Arc::new(LocalScaler::new(store.clone(), initial_counts(&config)));

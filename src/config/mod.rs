@@ -72,6 +72,8 @@ pub mod defaults {
     pub const MAX_RULE_SAMPLES: u32 = 240;
     /// Longest `trend` window, for the same reason.
     pub const MAX_TREND_WINDOW: TimeDelta = TimeDelta::seconds(6 * 3600);
+    pub const HEROKU_BASE_URL: &str = crate::scaler::HEROKU_BASE_URL;
+    pub const HEROKU_RETRY_BUDGET: TimeDelta = TimeDelta::seconds(10);
 }
 
 /// The whole validated config.
@@ -104,6 +106,15 @@ pub enum StateConfig {
 pub enum ScalerConfig {
     /// Quantities kept in the state file: a stand-in for Heroku to try policies.
     Local,
+    /// The Heroku Platform API.
+    Heroku {
+        /// Reference to the API token (`env:`/`ssm:`), never the token.
+        token: SecretRef,
+        /// API root; only tests and proxies change it.
+        base_url: String,
+        /// How long one call may keep retrying 429/5xx answers.
+        retry_budget: TimeDelta,
+    },
 }
 
 /// When and where notifications go.
@@ -320,13 +331,55 @@ fn read_scaler(top: &mut Fields) -> Option<ScalerConfig> {
     let kind = t.opt_str("kind").unwrap_or_else(|| "local".to_string());
     let scaler = match kind.as_str() {
         "local" => Some(ScalerConfig::Local),
+        "heroku" => read_heroku(&mut t),
         other => {
-            t.error("kind", format!("unknown scaler kind {other:?} (local)"));
+            t.error(
+                "kind",
+                format!("unknown scaler kind {other:?} (local, heroku)"),
+            );
             None
         }
     };
     t.finish();
     scaler
+}
+
+fn read_heroku(t: &mut Fields) -> Option<ScalerConfig> {
+    let token = match t.opt_str("token") {
+        Some(text) => match SecretRef::parse(&text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                t.error("token", e);
+                None
+            }
+        },
+        None => {
+            if !t.has("token") {
+                t.error(
+                    "token",
+                    "is required for the heroku scaler, e.g. \"env:HEROKU_API_TOKEN\"",
+                );
+            }
+            None
+        }
+    };
+    let base_url = t
+        .opt_str("base_url")
+        .unwrap_or_else(|| defaults::HEROKU_BASE_URL.to_string());
+    let url_ok = reqwest::Url::parse(&base_url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !url_ok {
+        t.error(
+            "base_url",
+            format!("{base_url:?} is not an http(s) URL like \"https://api.heroku.com\""),
+        );
+    }
+    let retry_budget = t.duration_or("retry_budget", defaults::HEROKU_RETRY_BUDGET);
+    Some(ScalerConfig::Heroku {
+        token: token?,
+        base_url: url_ok.then_some(base_url)?,
+        retry_budget,
+    })
 }
 
 fn read_notifications(top: &mut Fields) -> Option<NotificationConfig> {
@@ -567,7 +620,10 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
     });
     let kind = kind?;
     let rule = read_rule(t, &rule_name, kind, interval);
-    let spec = (kind.parse)(t);
+    let mut spec = (kind.parse)(t);
+    if let (Some(spec), Ok(timeout)) = (spec.as_mut(), timeout.to_std()) {
+        spec.set_timeout(timeout);
+    }
     reject_other_rules_keys(t, &rule_name, kind);
     Some((
         InputConfig {
@@ -962,7 +1018,15 @@ impl Config {
                 StateConfig::File { path } => json!({"kind": "file", "path": path.display().to_string()}),
                 StateConfig::Memory => json!({"kind": "memory"}),
             },
-            "scaler": match &self.scaler { ScalerConfig::Local => json!({"kind": "local"}) },
+            "scaler": match &self.scaler {
+                ScalerConfig::Local => json!({"kind": "local"}),
+                ScalerConfig::Heroku { token, base_url, retry_budget } => json!({
+                    "kind": "heroku",
+                    "token": token.describe(),
+                    "base_url": base_url,
+                    "retry_budget_s": secs(*retry_budget),
+                }),
+            },
             "notifications": {
                 "on_scale": self.notifications.on_scale,
                 "on_scale_failed": self.notifications.on_scale_failed,

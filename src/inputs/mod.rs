@@ -6,6 +6,10 @@
 //! `type` key up there, so an unknown type is reported with its field path.
 
 mod demo;
+mod new_relic;
+mod new_relic_nrql;
+mod pingdom;
+mod rest;
 mod scripted;
 
 use std::fmt::Debug;
@@ -18,6 +22,9 @@ use serde::Serialize;
 use crate::config::{Fields, SecretResolver};
 
 pub use demo::{ConstantSource, SineSource};
+pub use new_relic::{NewRelicSource, NewRelicSpec};
+pub use new_relic_nrql::{NrqlSource, NrqlSpec};
+pub use pingdom::{PingdomSource, PingdomSpec};
 pub use scripted::ScriptedSource;
 
 /// Stable labels for why a poll failed. Reported, and stored as missing data:
@@ -104,6 +111,12 @@ pub trait SourceSpec: Debug + Send + Sync {
     /// A message (naming no secret) when the adapter cannot be built, e.g. a
     /// secret reference that does not resolve.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String>;
+
+    /// Hands over the input's `timeout` once its keys are read, so an HTTP
+    /// adapter bounds each request by it itself: a request dropped by the
+    /// engine's timeout says only "timeout", one that times out in reqwest can
+    /// say where it hung. Specs that make no requests keep the default no-op.
+    fn set_timeout(&mut self, _timeout: std::time::Duration) {}
 }
 
 /// One entry of the input registry.
@@ -119,7 +132,13 @@ pub struct InputType {
 }
 
 /// The registry, keyed on the config's `type`.
-pub const INPUT_TYPES: &[InputType] = &[demo::SINE, demo::CONSTANT];
+pub const INPUT_TYPES: &[InputType] = &[
+    demo::SINE,
+    demo::CONSTANT,
+    new_relic::NEW_RELIC,
+    new_relic_nrql::NEW_RELIC_NRQL,
+    pingdom::PINGDOM,
+];
 
 /// Look an input type up by name.
 pub fn input_type(name: &str) -> Option<&'static InputType> {
