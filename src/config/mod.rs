@@ -532,6 +532,11 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
         }
     };
     let spec = (kind.parse)(t);
+    if let Some(spec) = &spec {
+        if let Err((key, message)) = spec.check_timeout(timeout) {
+            t.error(key, message);
+        }
+    }
     Some((
         InputConfig {
             name: name?,

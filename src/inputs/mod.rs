@@ -5,19 +5,28 @@
 //! and add one [`InputType`] line to [`INPUT_TYPES`]. The config reader looks the
 //! `type` key up there, so an unknown type is reported with its field path.
 
+mod app_metric;
 mod demo;
+mod google_analytics;
+mod http_probe;
+mod http_status;
+mod redis_queue;
 mod scripted;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::config::{Fields, SecretResolver};
 
+pub use app_metric::{AppMetricSource, AppMetricSpec};
 pub use demo::{ConstantSource, SineSource};
+pub use google_analytics::{GoogleAnalyticsSource, GoogleAnalyticsSpec};
+pub use http_probe::{HttpProbeSource, HttpProbeSpec};
+pub use redis_queue::{QueueFlavor, QueueMetric, RedisQueueSource, RedisQueueSpec};
 pub use scripted::ScriptedSource;
 
 /// Stable labels for why a poll failed. Reported, and stored as missing data:
@@ -104,6 +113,13 @@ pub trait SourceSpec: Debug + Send + Sync {
     /// A message (naming no secret) when the adapter cannot be built, e.g. a
     /// secret reference that does not resolve.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String>;
+
+    /// Checks settings against the input's `timeout` (read by the common part of
+    /// the config, after the type's own keys): `Err((key, message))` names the
+    /// type's key at fault. Most types have nothing to check.
+    fn check_timeout(&self, _timeout: TimeDelta) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
 }
 
 /// One entry of the input registry.
@@ -119,7 +135,14 @@ pub struct InputType {
 }
 
 /// The registry, keyed on the config's `type`.
-pub const INPUT_TYPES: &[InputType] = &[demo::SINE, demo::CONSTANT];
+pub const INPUT_TYPES: &[InputType] = &[
+    demo::SINE,
+    demo::CONSTANT,
+    google_analytics::GOOGLE_ANALYTICS,
+    http_probe::HTTP_PROBE,
+    app_metric::APP_METRIC,
+    redis_queue::REDIS_QUEUE,
+];
 
 /// Look an input type up by name.
 pub fn input_type(name: &str) -> Option<&'static InputType> {
