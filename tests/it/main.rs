@@ -1,3 +1,4 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
 mod helpers;
+mod google_analytics;
