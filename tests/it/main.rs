@@ -2,3 +2,4 @@
 
 mod helpers;
 mod google_analytics;
+mod http_probe;
