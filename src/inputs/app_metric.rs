@@ -112,7 +112,12 @@ impl MetricSource for AppMetricSource {
         let status = response.status();
         let body = response.text().await.map_err(|e| send_error(&what, e))?;
         if !status.is_success() {
-            return Err(status_error(&what, status, &body));
+            let mut error = status_error(&what, status, &body);
+            // Some apps echo the credentials they refused; the quote must not.
+            if let Some(token) = &self.token {
+                error.message = error.message.replace(token.expose_secret(), "[REDACTED]");
+            }
+            return Err(error);
         }
         let json: Value = serde_json::from_str(&body).map_err(|e| {
             SourceError::new(
