@@ -4,3 +4,4 @@ mod helpers;
 mod google_analytics;
 mod http_probe;
 mod app_metric;
+mod redis_queue;
