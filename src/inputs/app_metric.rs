@@ -41,7 +41,10 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
     let url = url.filter(|u| match reqwest::Url::parse(u) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
         _ => {
-            fields.error("url", format!("must be an http:// or https:// URL, found {u:?}"));
+            fields.error(
+                "url",
+                format!("must be an http:// or https:// URL, found {u:?}"),
+            );
             false
         }
     });
@@ -56,13 +59,15 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
         ok
     });
     let has_token = fields.has("token");
-    let token = fields.opt_str("token").and_then(|t| match SecretRef::parse(&t) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            fields.error("token", e);
-            None
-        }
-    });
+    let token = fields
+        .opt_str("token")
+        .and_then(|t| match SecretRef::parse(&t) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                fields.error("token", e);
+                None
+            }
+        });
     if has_token && token.is_none() {
         return None;
     }

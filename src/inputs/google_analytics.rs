@@ -67,19 +67,22 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
         if !id.chars().all(|c| c.is_ascii_digit()) {
             fields.error(
                 "property_id",
-                format!("must be the numeric GA4 property id (Admin > Property details), found {id:?}"),
+                format!(
+                    "must be the numeric GA4 property id (Admin > Property details), found {id:?}"
+                ),
             );
         }
     }
-    let credentials = fields
-        .req_str("credentials")
-        .and_then(|text| match SecretRef::parse(&text) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                fields.error("credentials", e);
-                None
-            }
-        });
+    let credentials =
+        fields
+            .req_str("credentials")
+            .and_then(|text| match SecretRef::parse(&text) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    fields.error("credentials", e);
+                    None
+                }
+            });
     let base_url = base_url(fields, "base_url", DEFAULT_BASE_URL);
     let property_id = property_id.filter(|id| id.chars().all(|c| c.is_ascii_digit()))?;
     Some(Box::new(GoogleAnalyticsSpec {
@@ -91,15 +94,16 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
 
 /// An `http(s)://` root with any trailing slash removed.
 pub(super) fn base_url(fields: &mut Fields, key: &str, default: &str) -> Option<String> {
-    let url = fields
-        .opt_str(key)
-        .unwrap_or_else(|| default.to_string());
+    let url = fields.opt_str(key).unwrap_or_else(|| default.to_string());
     match reqwest::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {
             Some(url.trim_end_matches('/').to_string())
         }
         _ => {
-            fields.error(key, format!("must be an http:// or https:// URL, found {url:?}"));
+            fields.error(
+                key,
+                format!("must be an http:// or https:// URL, found {url:?}"),
+            );
             None
         }
     }
@@ -136,7 +140,12 @@ impl SourceSpec for GoogleAnalyticsSpec {
             })?;
         match reqwest::Url::parse(&key.token_uri) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(format!("{what}: token_uri {:?} is not a URL", key.token_uri)),
+            _ => {
+                return Err(format!(
+                    "{what}: token_uri {:?} is not a URL",
+                    key.token_uri
+                ))
+            }
         }
         Ok(Arc::new(GoogleAnalyticsSource {
             http: ctx.http.clone(),
@@ -271,8 +280,12 @@ impl GoogleAnalyticsSource {
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid.clone_from(&self.key_id);
-        let assertion = jsonwebtoken::encode(&header, &claims, &self.signing_key)
-            .map_err(|e| SourceError::new(SourceErrorKind::Setup, format!("{what}: cannot sign the JWT: {e}")))?;
+        let assertion = jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(|e| {
+            SourceError::new(
+                SourceErrorKind::Setup,
+                format!("{what}: cannot sign the JWT: {e}"),
+            )
+        })?;
         debug!(token_uri = %self.token_uri, "requesting a GA4 access token");
         let response = self
             .http
@@ -283,10 +296,7 @@ impl GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| send_error(&what, e))?;
+        let body = response.text().await.map_err(|e| send_error(&what, e))?;
         if !status.is_success() {
             if let Ok(oauth) = serde_json::from_str::<OAuthError>(&body) {
                 let kind = match status_kind(status) {
@@ -342,10 +352,7 @@ impl MetricSource for GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| send_error(&what, e))?;
+        let body = response.text().await.map_err(|e| send_error(&what, e))?;
         if !status.is_success() {
             if status.as_u16() == 401 {
                 // Revoked or otherwise dead: the next poll asks for a new one.
@@ -400,6 +407,10 @@ fn google_error(what: &str, status: reqwest::StatusCode, body: &str) -> SourceEr
     };
     SourceError::new(
         kind,
-        format!("{what}: HTTP {status}: {}: {}", error.status, quote(&error.message)),
+        format!(
+            "{what}: HTTP {status}: {}: {}",
+            error.status,
+            quote(&error.message)
+        ),
     )
 }

@@ -51,7 +51,10 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
     let url = url.filter(|u| match reqwest::Url::parse(u) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
         _ => {
-            fields.error("url", format!("must be an http:// or https:// URL, found {u:?}"));
+            fields.error(
+                "url",
+                format!("must be an http:// or https:// URL, found {u:?}"),
+            );
             false
         }
     });
@@ -67,7 +70,10 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
     if !header_ok {
         fields.error(
             "service_header",
-            format!("{:?} is not an HTTP header name", service_header.as_deref().unwrap_or("")),
+            format!(
+                "{:?} is not an HTTP header name",
+                service_header.as_deref().unwrap_or("")
+            ),
         );
     }
     if !probe_timeout_ok || !header_ok {

@@ -112,9 +112,9 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
             }
         }
     }
-    let queues_ok = queues
-        .as_ref()
-        .map_or(!has_queues, |q| !q.is_empty() && q.iter().all(|q| !q.is_empty()));
+    let queues_ok = queues.as_ref().map_or(!has_queues, |q| {
+        !q.is_empty() && q.iter().all(|q| !q.is_empty())
+    });
     let metric = match fields.opt_str("metric").as_deref() {
         None | Some("length") => Some(QueueMetric::Length),
         Some("latency") => Some(QueueMetric::Latency),
@@ -163,9 +163,10 @@ impl SourceSpec for RedisQueueSpec {
             .resolve(&self.url)
             .map_err(|e| format!("url: {e}"))?;
         // The parser's messages may quote the URL, password and all: say only what is wrong.
-        let mut info: ConnectionInfo = url.expose_secret().into_connection_info().map_err(|_| {
-            format!("url: the value of {reference} is not a redis:// or rediss:// URL")
-        })?;
+        let mut info: ConnectionInfo =
+            url.expose_secret().into_connection_info().map_err(|_| {
+                format!("url: the value of {reference} is not a redis:// or rediss:// URL")
+            })?;
         match &mut info.addr {
             ConnectionAddr::TcpTls { insecure, .. } => *insecure = self.tls_insecure,
             ConnectionAddr::Tcp(..) => {}
@@ -256,7 +257,9 @@ impl RedisQueueSource {
             || lower.contains("noauth")
         {
             SourceErrorKind::Unauthorized
-        } else if e.kind() == ErrorKind::TypeError || code == "WRONGTYPE" || lower.contains("wrongtype")
+        } else if e.kind() == ErrorKind::TypeError
+            || code == "WRONGTYPE"
+            || lower.contains("wrongtype")
         {
             SourceErrorKind::Malformed
         } else if e.is_timeout() {
@@ -280,7 +283,10 @@ impl RedisQueueSource {
         SourceError::new(kind, message)
     }
 
-    async fn length(&self, conn: &mut redis::aio::MultiplexedConnection) -> Result<f64, SourceError> {
+    async fn length(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> Result<f64, SourceError> {
         let keys = self.length_keys();
         let mut pipe = redis::pipe();
         for key in &keys {

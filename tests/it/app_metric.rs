@@ -48,13 +48,27 @@ async fn fetch(server: &MockServer, pointer: &str) -> Result<f64, dynopilot::inp
     source.fetch(at(9, 0)).await
 }
 
-async fn assert_fails_and_holds(server: &MockServer, pointer: &str, extra: &str, kind: &str) -> String {
+async fn assert_fails_and_holds(
+    server: &MockServer,
+    pointer: &str,
+    extra: &str,
+    kind: &str,
+) -> String {
     let world = world(&server.uri(), pointer, extra, 5);
     let (_, formation) = world.run(at(9, 0)).await;
-    assert_eq!(input_error_kind(&formation).as_deref(), Some(kind), "{}", formation.summary());
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some(kind),
+        "{}",
+        formation.summary()
+    );
     assert_held_for_missing_input(&formation, 5);
     assert!(world.scaler.scales().is_empty());
-    formation.inputs[0].error.as_ref().map(|e| e.message.clone()).unwrap_or_default()
+    formation.inputs[0]
+        .error
+        .as_ref()
+        .map(|e| e.message.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -76,7 +90,10 @@ async fn the_number_at_the_pointer_scales_the_formation() {
 
 #[tokio::test]
 async fn a_number_in_a_string_is_accepted() {
-    let server = endpoint(ResponseTemplate::new(200).set_body_json(json!({"jobs": ["x", {"waiting": "42"}]}))).await;
+    let server = endpoint(
+        ResponseTemplate::new(200).set_body_json(json!({"jobs": ["x", {"waiting": "42"}]})),
+    )
+    .await;
 
     assert_eq!(fetch(&server, "/jobs/1/waiting").await, Ok(42.0));
 }
@@ -92,7 +109,9 @@ async fn a_pointer_that_finds_nothing_is_empty_and_holds() {
 
 #[tokio::test]
 async fn a_value_that_is_not_a_number_is_malformed_naming_the_pointer() {
-    let server = endpoint(ResponseTemplate::new(200).set_body_json(json!({"queue": {"time_ms": "slow"}}))).await;
+    let server =
+        endpoint(ResponseTemplate::new(200).set_body_json(json!({"queue": {"time_ms": "slow"}})))
+            .await;
 
     let message = assert_fails_and_holds(&server, "/queue/time_ms", "", "malformed").await;
 
@@ -120,14 +139,16 @@ async fn an_answer_slower_than_the_timeout_is_a_timeout_and_holds() {
 
 #[tokio::test]
 async fn a_5xx_is_unavailable_and_holds() {
-    let server = endpoint(ResponseTemplate::new(500).set_body_string("Internal Server Error")).await;
+    let server =
+        endpoint(ResponseTemplate::new(500).set_body_string("Internal Server Error")).await;
 
     assert_fails_and_holds(&server, "/queue/time_ms", "", "unavailable").await;
 }
 
 #[tokio::test]
 async fn a_401_is_unauthorized_and_holds() {
-    let server = endpoint(ResponseTemplate::new(401).set_body_json(json!({"error": "bad token"}))).await;
+    let server =
+        endpoint(ResponseTemplate::new(401).set_body_json(json!({"error": "bad token"}))).await;
 
     assert_fails_and_holds(&server, "/queue/time_ms", "", "unauthorized").await;
 }
@@ -165,13 +186,18 @@ per_dyno = 1"#,
 #[tokio::test]
 async fn the_token_never_reaches_errors_logs_or_the_report() {
     // The app echoes what it got; a careless adapter would quote it.
-    let server = endpoint(ResponseTemplate::new(401).set_body_string(format!("token {TOKEN} rejected"))).await;
+    let server =
+        endpoint(ResponseTemplate::new(401).set_body_string(format!("token {TOKEN} rejected")))
+            .await;
     let world = world(&server.uri(), "/n", "", 5);
     let (logs, _guard) = LogCapture::start();
 
     let (report, formation) = world.run(at(9, 0)).await;
 
-    assert_eq!(input_error_kind(&formation).as_deref(), Some("unauthorized"));
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some("unauthorized")
+    );
     let text = logs.text();
     assert!(text.contains("poll failed"), "logs were captured: {text}");
     assert_secret_absent(TOKEN, &report, &text, &world);
@@ -188,8 +214,17 @@ token = "hunter2""#,
     ));
 
     let has = |needle: &str| errors.iter().any(|e| e.starts_with(needle));
-    assert!(has("formations[0].inputs[0].pointer: must be a JSON pointer starting with \"/\""), "{errors:?}");
-    assert!(has("formations[0].inputs[0].token: must be a reference"), "{errors:?}");
-    assert!(has("formations[0].inputs[0].per_dyno: is required"), "{errors:?}");
+    assert!(
+        has("formations[0].inputs[0].pointer: must be a JSON pointer starting with \"/\""),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].token: must be a reference"),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].per_dyno: is required"),
+        "{errors:?}"
+    );
     assert!(errors.iter().all(|e| !e.contains("hunter2")), "{errors:?}");
 }

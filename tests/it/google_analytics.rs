@@ -240,12 +240,22 @@ async fn the_jwt_is_rs256_signed_with_the_documented_claims_from_now() {
     assert_eq!(issued.len(), 1, "the fake accepted one verified JWT");
     let claims = &issued[0];
     assert_eq!(claims["iss"], CLIENT_EMAIL);
-    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/analytics.readonly");
+    assert_eq!(
+        claims["scope"],
+        "https://www.googleapis.com/auth/analytics.readonly"
+    );
     assert_eq!(claims["aud"], google.token_uri());
     let iat = claims["iat"].as_i64().expect("iat");
     let exp = claims["exp"].as_i64().expect("exp");
-    assert_eq!(iat, now().timestamp(), "iat comes from the `now` passed to fetch");
-    assert!(exp > iat && exp - iat <= 3600, "exp at most an hour after iat");
+    assert_eq!(
+        iat,
+        now().timestamp(),
+        "iat comes from the `now` passed to fetch"
+    );
+    assert!(
+        exp > iat && exp - iat <= 3600,
+        "exp at most an hour after iat"
+    );
 }
 
 #[tokio::test]
@@ -343,7 +353,12 @@ async fn string_metric_values_are_summed_over_rows() {
 async fn assert_fails_and_holds(google: &Google, extra: &str, kind: &str) {
     let world = google.world(extra, 5);
     let (_, formation) = world.run(now()).await;
-    assert_eq!(input_error_kind(&formation).as_deref(), Some(kind), "{}", formation.summary());
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some(kind),
+        "{}",
+        formation.summary()
+    );
     assert_held_for_missing_input(&formation, 5);
     assert_eq!(world.quantity(), Some(5));
     assert!(world.scaler.scales().is_empty());
@@ -364,7 +379,11 @@ async fn a_5xx_is_unavailable_and_holds() {
     let google = Google::start().await;
     google.mount_token_endpoint(1).await;
     google
-        .mount_report(google_error(503, "UNAVAILABLE", "The service is currently unavailable."))
+        .mount_report(google_error(
+            503,
+            "UNAVAILABLE",
+            "The service is currently unavailable.",
+        ))
         .await;
     assert_fails_and_holds(&google, "", "unavailable").await;
 }
@@ -399,7 +418,10 @@ async fn a_401_is_unauthorized_holds_and_drops_the_cached_token() {
     let source = only_source(&config, &google.secrets).expect("source builds");
 
     let err = expect_kind(source.fetch(now()).await, "unauthorized");
-    expect_kind(source.fetch(now() + TimeDelta::minutes(1)).await, "unauthorized");
+    expect_kind(
+        source.fetch(now() + TimeDelta::minutes(1)).await,
+        "unauthorized",
+    );
 
     assert!(err.message.contains("UNAUTHENTICATED"), "{err}");
     // The second poll did not reuse the refused token (the token mock expects 2 calls).
@@ -441,11 +463,17 @@ async fn a_refused_jwt_grant_is_unauthorized_and_holds() {
 
     let (_, formation) = world.run(now()).await;
 
-    assert_eq!(input_error_kind(&formation).as_deref(), Some("unauthorized"));
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some("unauthorized")
+    );
     let message = &formation.inputs[0].error.as_ref().expect("error").message;
     assert!(message.contains("invalid_grant"), "{message}");
     assert_held_for_missing_input(&formation, 5);
-    assert!(google.report_tokens().await.is_empty(), "no report without a token");
+    assert!(
+        google.report_tokens().await.is_empty(),
+        "no report without a token"
+    );
 }
 
 #[tokio::test]
@@ -522,7 +550,10 @@ credentials = "env:GA_SERVICE_ACCOUNT_JSON""#,
     let input = &described["formations"][0]["inputs"][0];
     assert_eq!(input["rule"]["capacity"]["per_dyno"], 100.0);
     let settings = input["settings"].as_str().expect("settings");
-    assert!(settings.contains("https://analyticsdata.googleapis.com"), "{settings}");
+    assert!(
+        settings.contains("https://analyticsdata.googleapis.com"),
+        "{settings}"
+    );
 
     let errors = config_errors(&one_input_config(
         r#"type = "google_analytics"
@@ -531,7 +562,16 @@ credentials = "{\"private_key\": \"...\"}"
 surprise = 1"#,
     ));
     let has = |needle: &str| errors.iter().any(|e| e.starts_with(needle));
-    assert!(has("formations[0].inputs[0].property_id: must be the numeric"), "{errors:?}");
-    assert!(has("formations[0].inputs[0].credentials: must be a reference"), "{errors:?}");
-    assert!(has("formations[0].inputs[0].surprise: unknown key"), "{errors:?}");
+    assert!(
+        has("formations[0].inputs[0].property_id: must be the numeric"),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].credentials: must be a reference"),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].surprise: unknown key"),
+        "{errors:?}"
+    );
 }

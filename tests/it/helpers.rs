@@ -236,7 +236,10 @@ impl Write for LogCapture {
 pub fn assert_secret_absent(secret: &str, report: &Report, logs: &str, world: &InputWorld) {
     assert!(!secret.is_empty());
     let report_json = serde_json::to_string(report).expect("report serializes");
-    assert!(!report_json.contains(secret), "secret in report: {report_json}");
+    assert!(
+        !report_json.contains(secret),
+        "secret in report: {report_json}"
+    );
     assert!(!logs.contains(secret), "secret in logs: {logs}");
     let described = world.engine.config().describe().to_string();
     assert!(!described.contains(secret), "secret in config description");

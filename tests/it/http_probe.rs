@@ -46,7 +46,8 @@ async fn the_value_is_the_measured_response_time_in_ms() {
 
 #[tokio::test]
 async fn a_numeric_service_header_is_used_instead_of_the_measured_time() {
-    let server = heartbeat(ResponseTemplate::new(200).insert_header("X-Service-Time", "1100ms")).await;
+    let server =
+        heartbeat(ResponseTemplate::new(200).insert_header("X-Service-Time", "1100ms")).await;
     let world = world(&server.uri(), r#"service_header = "X-Service-Time""#, 2);
 
     let (_, formation) = world.run(at(9, 0)).await;
@@ -60,7 +61,10 @@ async fn a_numeric_service_header_is_used_instead_of_the_measured_time() {
 #[tokio::test]
 async fn a_plain_number_in_the_service_header_is_ms_too() {
     let server = heartbeat(ResponseTemplate::new(200).insert_header("X-Service-Time", "123")).await;
-    let config = valid_config(&probe_config(&server.uri(), r#"service_header = "X-Service-Time""#));
+    let config = valid_config(&probe_config(
+        &server.uri(),
+        r#"service_header = "X-Service-Time""#,
+    ));
     let source = only_source(&config, &MapSecrets::default()).expect("source builds");
 
     assert_eq!(source.fetch(at(9, 0)).await, Ok(123.0));
@@ -74,7 +78,10 @@ async fn a_service_header_that_is_not_a_number_falls_back_to_the_measured_time()
             .set_delay(Duration::from_millis(200)),
     )
     .await;
-    let config = valid_config(&probe_config(&server.uri(), r#"service_header = "X-Service-Time""#));
+    let config = valid_config(&probe_config(
+        &server.uri(),
+        r#"service_header = "X-Service-Time""#,
+    ));
     let source = only_source(&config, &MapSecrets::default()).expect("source builds");
 
     let ms = source.fetch(at(9, 0)).await.expect("a sample");
@@ -125,7 +132,10 @@ async fn a_401_is_unauthorized_and_holds() {
 
     let (_, formation) = world.run(at(9, 0)).await;
 
-    assert_eq!(input_error_kind(&formation).as_deref(), Some("unauthorized"));
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some("unauthorized")
+    );
     assert_held_for_missing_input(&formation, 5);
 }
 
@@ -136,7 +146,10 @@ async fn a_429_is_rate_limited_and_holds() {
 
     let (_, formation) = world.run(at(9, 0)).await;
 
-    assert_eq!(input_error_kind(&formation).as_deref(), Some("rate_limited"));
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some("rate_limited")
+    );
     assert_held_for_missing_input(&formation, 5);
 }
 
@@ -149,7 +162,9 @@ fn probe_timeout_must_be_shorter_than_the_inputs_timeout() {
 
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        errors[0].starts_with("formations[0].inputs[0].probe_timeout: must be shorter than the input's timeout (10s)"),
+        errors[0].starts_with(
+            "formations[0].inputs[0].probe_timeout: must be shorter than the input's timeout (10s)"
+        ),
         "{errors:?}"
     );
 }
@@ -161,13 +176,22 @@ fn probe_timeout_defaults_to_5s_and_per_dyno_is_required() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(settings.contains("probe_timeout: TimeDelta { secs: 5"), "{settings}");
+    assert!(
+        settings.contains("probe_timeout: TimeDelta { secs: 5"),
+        "{settings}"
+    );
 
     let errors = config_errors(&one_input_config(
         r#"type = "http_probe"
 url = "ftp://example.com/heartbeat""#,
     ));
     let has = |needle: &str| errors.iter().any(|e| e.starts_with(needle));
-    assert!(has("formations[0].inputs[0].per_dyno: is required"), "{errors:?}");
-    assert!(has("formations[0].inputs[0].url: must be an http:// or https:// URL"), "{errors:?}");
+    assert!(
+        has("formations[0].inputs[0].per_dyno: is required"),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].url: must be an http:// or https:// URL"),
+        "{errors:?}"
+    );
 }

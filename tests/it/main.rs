@@ -1,7 +1,7 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
-mod helpers;
-mod google_analytics;
-mod http_probe;
 mod app_metric;
+mod google_analytics;
+mod helpers;
+mod http_probe;
 mod redis_queue;

@@ -35,7 +35,11 @@ fn seed(prefix: &str) -> redis::Connection {
 
 fn lpush(con: &mut redis::Connection, key: &str, items: &[String]) {
     for item in items {
-        let _: () = redis::cmd("LPUSH").arg(key).arg(item).query(con).expect("LPUSH");
+        let _: () = redis::cmd("LPUSH")
+            .arg(key)
+            .arg(item)
+            .query(con)
+            .expect("LPUSH");
     }
 }
 
@@ -55,16 +59,29 @@ fn secrets(url: &str) -> MapSecrets {
     MapSecrets::default().with("REDIS_URL", url)
 }
 
-async fn fetch(url: &str, extra: &str, now: DateTime<Utc>) -> Result<f64, dynopilot::inputs::SourceError> {
+async fn fetch(
+    url: &str,
+    extra: &str,
+    now: DateTime<Utc>,
+) -> Result<f64, dynopilot::inputs::SourceError> {
     let config = valid_config(&queue_config(extra));
     let source = only_source(&config, &secrets(url)).expect("source builds");
     source.fetch(now).await
 }
 
-async fn assert_fails_and_holds(url: &str, extra: &str, kind: &str) -> (InputWorld, dynopilot::engine::Report) {
+async fn assert_fails_and_holds(
+    url: &str,
+    extra: &str,
+    kind: &str,
+) -> (InputWorld, dynopilot::engine::Report) {
     let world = InputWorld::new(&queue_config(extra), &secrets(url), 5);
     let (report, formation) = world.run(at(9, 0)).await;
-    assert_eq!(input_error_kind(&formation).as_deref(), Some(kind), "{}", formation.summary());
+    assert_eq!(
+        input_error_kind(&formation).as_deref(),
+        Some(kind),
+        "{}",
+        formation.summary()
+    );
     assert_held_for_missing_input(&formation, 5);
     assert!(world.scaler.scales().is_empty());
     (world, report)
@@ -195,8 +212,18 @@ metric = "latency"
 key_prefix = "t-sk-lat:"
 per_dyno = 30"#;
 
-    let default_only = fetch(&plain_url(), &format!("{settings}\nqueues = [\"default\"]"), now).await;
-    let mailers_only = fetch(&plain_url(), &format!("{settings}\nqueues = [\"mailers\"]"), now).await;
+    let default_only = fetch(
+        &plain_url(),
+        &format!("{settings}\nqueues = [\"default\"]"),
+        now,
+    )
+    .await;
+    let mailers_only = fetch(
+        &plain_url(),
+        &format!("{settings}\nqueues = [\"mailers\"]"),
+        now,
+    )
+    .await;
     let world = InputWorld::new(
         &queue_config(&format!("{settings}\nqueues = [\"default\", \"mailers\"]")),
         &secrets(&plain_url()),
@@ -228,7 +255,11 @@ async fn sidekiq_latency_of_empty_queues_is_zero() {
 #[tokio::test]
 async fn a_sidekiq_job_without_an_epoch_time_is_malformed() {
     let mut con = seed("t-sk-badjob:");
-    lpush(&mut con, "t-sk-badjob:queue:default", &["not json at all".to_string()]);
+    lpush(
+        &mut con,
+        "t-sk-badjob:queue:default",
+        &["not json at all".to_string()],
+    );
 
     let err = expect_kind(
         fetch(
@@ -259,7 +290,11 @@ async fn a_queue_key_that_is_not_a_list_is_malformed_and_holds() {
     )
     .await;
 
-    let message = &report.formations[0].inputs[0].error.as_ref().expect("error").message;
+    let message = &report.formations[0].inputs[0]
+        .error
+        .as_ref()
+        .expect("error")
+        .message;
     assert!(message.contains("WRONGTYPE"), "{message}");
 }
 
@@ -291,7 +326,11 @@ async fn rediss_without_tls_insecure_refuses_the_self_signed_certificate_and_hol
     )
     .await;
 
-    let message = &report.formations[0].inputs[0].error.as_ref().expect("error").message;
+    let message = &report.formations[0].inputs[0]
+        .error
+        .as_ref()
+        .expect("error")
+        .message;
     assert!(message.contains("certificate"), "{message}");
     assert!(message.contains("tls_insecure = true"), "{message}");
 }
@@ -309,7 +348,9 @@ async fn an_unreachable_server_is_unavailable_and_holds() {
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_and_holds() {
     // Accepts connections and says nothing, like a server behind a dead link.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("redis://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         let mut held = Vec::new();
@@ -318,13 +359,20 @@ async fn a_server_that_never_answers_times_out_and_holds() {
         }
     });
 
-    assert_fails_and_holds(&url, "flavor = \"celery\"\nper_dyno = 2\ntimeout = \"1s\"", "timeout").await;
+    assert_fails_and_holds(
+        &url,
+        "flavor = \"celery\"\nper_dyno = 2\ntimeout = \"1s\"",
+        "timeout",
+    )
+    .await;
 }
 
 /// The password-protected instance's URL with its password replaced.
 fn auth_url_with_password(password: &str) -> (String, String) {
     let url = service("DYNOPILOT_TEST_REDIS_AUTH_URL");
-    let rest = url.strip_prefix("redis://:").expect("redis://:PASSWORD@host:port");
+    let rest = url
+        .strip_prefix("redis://:")
+        .expect("redis://:PASSWORD@host:port");
     let (real, host) = rest.split_once('@').expect("password@host");
     (format!("redis://:{password}@{host}"), real.to_string())
 }
@@ -333,7 +381,12 @@ fn auth_url_with_password(password: &str) -> (String, String) {
 async fn the_right_password_reads_the_queues() {
     let good = service("DYNOPILOT_TEST_REDIS_AUTH_URL");
 
-    let jobs = fetch(&good, "flavor = \"celery\"\nkey_prefix = \"t-auth-ok:\"\nper_dyno = 2", at(9, 0)).await;
+    let jobs = fetch(
+        &good,
+        "flavor = \"celery\"\nkey_prefix = \"t-auth-ok:\"\nper_dyno = 2",
+        at(9, 0),
+    )
+    .await;
 
     assert_eq!(jobs, Ok(0.0));
 }
@@ -344,7 +397,8 @@ async fn a_wrong_password_is_unauthorized_holds_and_is_never_shown() {
     let (url, real) = auth_url_with_password(wrong);
     let (logs, _guard) = LogCapture::start();
 
-    let (world, report) = assert_fails_and_holds(&url, "flavor = \"celery\"\nper_dyno = 2", "unauthorized").await;
+    let (world, report) =
+        assert_fails_and_holds(&url, "flavor = \"celery\"\nper_dyno = 2", "unauthorized").await;
 
     let text = logs.text();
     assert!(text.contains("poll failed"), "logs were captured: {text}");
@@ -357,7 +411,10 @@ async fn no_password_for_a_server_that_wants_one_is_unauthorized() {
     let (_, real) = auth_url_with_password("x");
     let url = service("DYNOPILOT_TEST_REDIS_AUTH_URL").replace(&format!(":{real}@"), "");
 
-    let err = expect_kind(fetch(&url, "flavor = \"celery\"\nper_dyno = 2", at(9, 0)).await, "unauthorized");
+    let err = expect_kind(
+        fetch(&url, "flavor = \"celery\"\nper_dyno = 2", at(9, 0)).await,
+        "unauthorized",
+    );
 
     assert!(!err.message.contains(&real));
 }
@@ -369,7 +426,11 @@ async fn a_redis_error_with_the_right_password_never_shows_it() {
     let (_, real) = auth_url_with_password("x");
     let client = redis::Client::open(good.as_str()).expect("url");
     let mut con = client.get_connection().expect("auth instance answers");
-    let _: () = redis::cmd("SET").arg("t-auth-err:celery").arg("x").query(&mut con).expect("SET");
+    let _: () = redis::cmd("SET")
+        .arg("t-auth-err:celery")
+        .arg("x")
+        .query(&mut con)
+        .expect("SET");
     let (logs, _guard) = LogCapture::start();
 
     let (world, report) = assert_fails_and_holds(
@@ -391,7 +452,8 @@ metric = "latency"
 per_dyno = 2"#,
     ));
     assert!(
-        errors.iter().any(|e| e.starts_with("formations[0].inputs[0].metric: latency is only available for sidekiq")),
+        errors.iter().any(|e| e
+            .starts_with("formations[0].inputs[0].metric: latency is only available for sidekiq")),
         "{errors:?}"
     );
 
@@ -403,9 +465,18 @@ queues = []
 per_dyno = 2"#,
     ));
     let has = |needle: &str| errors.iter().any(|e| e.starts_with(needle));
-    assert!(has("formations[0].inputs[0].url: must be a reference"), "{errors:?}");
-    assert!(has("formations[0].inputs[0].flavor: unknown queue flavor \"resque\""), "{errors:?}");
-    assert!(has("formations[0].inputs[0].queues: must name at least one queue"), "{errors:?}");
+    assert!(
+        has("formations[0].inputs[0].url: must be a reference"),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].flavor: unknown queue flavor \"resque\""),
+        "{errors:?}"
+    );
+    assert!(
+        has("formations[0].inputs[0].queues: must name at least one queue"),
+        "{errors:?}"
+    );
     assert!(errors.iter().all(|e| !e.contains("hunter2")), "{errors:?}");
 }
 
@@ -413,7 +484,10 @@ per_dyno = 2"#,
 fn a_redis_url_that_does_not_parse_is_refused_without_quoting_it() {
     let config = valid_config(&queue_config("flavor = \"celery\"\nper_dyno = 2"));
 
-    let err = build_error(only_source(&config, &secrets("http://:hunter2@example.com")));
+    let err = build_error(only_source(
+        &config,
+        &secrets("http://:hunter2@example.com"),
+    ));
 
     assert!(err.contains("env:REDIS_URL"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
