@@ -360,7 +360,7 @@ fn estimate_input(
 /// `ceil(value / per_dyno)`, with negative load read as none and absurd values
 /// saturating instead of wrapping.
 fn capacity_estimate(value: f64, per_dyno: f64) -> u32 {
-    if !(per_dyno > 0.0) || value <= 0.0 {
+    if per_dyno.is_nan() || per_dyno <= 0.0 || value <= 0.0 {
         return 0;
     }
     let dynos = (value / per_dyno).ceil();
