@@ -123,7 +123,10 @@ struct KeyFile {
 impl SourceSpec for GoogleAnalyticsSpec {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let what = format!("credentials ({})", self.credentials.describe());
-        let json = ctx.secrets.resolve(&self.credentials)?;
+        let json = ctx
+            .secrets
+            .resolve(&self.credentials)
+            .map_err(|e| format!("credentials: {e}"))?;
         // serde's messages can quote the offending value, which may be key
         // material: report only where the JSON went wrong.
         let key: KeyFile = serde_json::from_str(json.expose_secret()).map_err(|e| {

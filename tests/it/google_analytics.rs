@@ -575,3 +575,19 @@ surprise = 1"#,
         "{errors:?}"
     );
 }
+
+#[test]
+fn an_unset_credentials_variable_is_reported_with_its_key() {
+    let config = valid_config(&one_input_config(
+        r#"type = "google_analytics"
+property_id = "123"
+credentials = "env:GA_SERVICE_ACCOUNT_JSON""#,
+    ));
+
+    let err = build_error(only_source(&config, &MapSecrets::default()));
+
+    assert_eq!(
+        err,
+        "credentials: environment variable GA_SERVICE_ACCOUNT_JSON is not set"
+    );
+}
