@@ -624,6 +624,11 @@ fn read_input(t: &mut Fields) -> Option<(InputConfig, Rule)> {
     if let (Some(spec), Ok(timeout)) = (spec.as_mut(), timeout.to_std()) {
         spec.set_timeout(timeout);
     }
+    if let Some(spec) = &spec {
+        if let Err((key, message)) = spec.check_timeout(timeout) {
+            t.error(key, message);
+        }
+    }
     reject_other_rules_keys(t, &rule_name, kind);
     Some((
         InputConfig {

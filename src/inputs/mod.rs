@@ -5,10 +5,15 @@
 //! and add one [`InputType`] line to [`INPUT_TYPES`]. The config reader looks the
 //! `type` key up there, so an unknown type is reported with its field path.
 
+mod app_metric;
 mod demo;
+mod google_analytics;
+mod http_probe;
+mod http_status;
 mod new_relic;
 mod new_relic_nrql;
 mod pingdom;
+mod redis_queue;
 mod rest;
 mod scripted;
 
@@ -16,15 +21,19 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::config::{Fields, SecretResolver};
 
+pub use app_metric::{AppMetricSource, AppMetricSpec};
 pub use demo::{ConstantSource, SineSource};
+pub use google_analytics::{GoogleAnalyticsSource, GoogleAnalyticsSpec};
+pub use http_probe::{HttpProbeSource, HttpProbeSpec};
 pub use new_relic::{NewRelicSource, NewRelicSpec};
 pub use new_relic_nrql::{NrqlSource, NrqlSpec};
 pub use pingdom::{PingdomSource, PingdomSpec};
+pub use redis_queue::{QueueFlavor, QueueMetric, RedisQueueSource, RedisQueueSpec};
 pub use scripted::ScriptedSource;
 
 /// Stable labels for why a poll failed. Reported, and stored as missing data:
@@ -117,6 +126,12 @@ pub trait SourceSpec: Debug + Send + Sync {
     /// engine's timeout says only "timeout", one that times out in reqwest can
     /// say where it hung. Specs that make no requests keep the default no-op.
     fn set_timeout(&mut self, _timeout: std::time::Duration) {}
+    /// Checks settings against the input's `timeout` (read by the common part of
+    /// the config, after the type's own keys): `Err((key, message))` names the
+    /// type's key at fault. Most types have nothing to check.
+    fn check_timeout(&self, _timeout: TimeDelta) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
 }
 
 /// One entry of the input registry.
@@ -138,6 +153,10 @@ pub const INPUT_TYPES: &[InputType] = &[
     new_relic::NEW_RELIC,
     new_relic_nrql::NEW_RELIC_NRQL,
     pingdom::PINGDOM,
+    google_analytics::GOOGLE_ANALYTICS,
+    http_probe::HTTP_PROBE,
+    app_metric::APP_METRIC,
+    redis_queue::REDIS_QUEUE,
 ];
 
 /// Look an input type up by name.

@@ -1,14 +1,18 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
+mod app_metric;
 mod cli;
 mod config;
 mod decide;
 mod engine;
 mod exactly_once;
+mod google_analytics;
 mod helpers;
 mod heroku;
+mod http_probe;
 mod new_relic;
 mod new_relic_nrql;
 mod pingdom;
+mod redis_queue;
 mod rules;
 mod schedules;
