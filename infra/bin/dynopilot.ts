@@ -4,7 +4,8 @@
  *
  *   sesFrom, sesTo (comma-separated), alarmEmail          required
  *   configPath (local TOML file, inlined at synth) | config (inline TOML) | configFile
- *                                                        exactly one
+ *   (path in the function's filesystem, e.g. /opt/dynopilot.toml)   exactly one
+ *   configLayerArn (layer version holding that file)    optional
  *   secretsPath (/dynopilot), logRetentionDays (30), pointInTimeRecovery (false),
  *   architecture (arm64), reservedConcurrency (2 | none), metricsNamespace (Dynopilot),
  *   sesConfigurationSet, stackName (Dynopilot)            optional
@@ -64,6 +65,7 @@ new DynopilotStack(app, ctx('stackName') ?? 'Dynopilot', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   config: configPath !== undefined ? fs.readFileSync(configPath, 'utf8') : ctx('config'),
   configFile: ctx('configFile'),
+  configLayerArn: ctx('configLayerArn'),
   sesFrom: required('sesFrom'),
   sesTo: required('sesTo').split(',').map((s) => s.trim()),
   sesConfigurationSet: ctx('sesConfigurationSet'),

@@ -37,8 +37,13 @@ export const ROLE_ACTIONS: Record<string, string[]> = {
 export interface DynopilotStackProps extends cdk.StackProps {
   /** The TOML config inline (DYNOPILOT_CONFIG). Exactly one of `config` and `configFile`. */
   readonly config?: string;
-  /** Path of a TOML file bundled with the function (DYNOPILOT_CONFIG_FILE). */
+  /**
+   * Path of a TOML file in the function's filesystem (DYNOPILOT_CONFIG_FILE), e.g.
+   * /opt/dynopilot.toml from the layer in `configLayerArn`.
+   */
   readonly configFile?: string;
+  /** Optional Lambda layer version holding the config file (mounted under /opt). */
+  readonly configLayerArn?: string;
   /** Sender of the reports; the address or its domain must be a verified SES identity. */
   readonly sesFrom: string;
   /** Report recipients. */
@@ -68,6 +73,7 @@ const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const RECIPIENT = /^[^@\s,]+@[^@\s,]+$/;
 const SECRETS_PATH = /^(\/[A-Za-z0-9_.-]+)+$/;
 const NAMESPACE = /^[A-Za-z0-9._#:-]+$/;
+const LAYER_ARN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$/;
 
 /** Rejects props the deployed function could not work with, naming the prop. */
 export function validateProps(props: DynopilotStackProps): void {
@@ -90,6 +96,9 @@ export function validateProps(props: DynopilotStackProps): void {
   }
   if (props.metricsNamespace !== undefined && !NAMESPACE.test(props.metricsNamespace)) {
     throw new Error(`dynopilot: metricsNamespace has characters CloudWatch does not allow: "${props.metricsNamespace}"`);
+  }
+  if (props.configLayerArn && !LAYER_ARN.test(props.configLayerArn)) {
+    throw new Error(`dynopilot: configLayerArn must be a Lambda layer version ARN, got "${props.configLayerArn}"`);
   }
   const rc = props.reservedConcurrency;
   if (rc !== undefined && rc !== 'none' && !(Number.isInteger(rc) && rc >= 1)) {
@@ -197,6 +206,9 @@ export class DynopilotStack extends cdk.Stack {
       logGroup,
       loggingFormat: lambda.LoggingFormat.TEXT,
       environment,
+      layers: props.configLayerArn
+        ? [lambda.LayerVersion.fromLayerVersionArn(this, 'ConfigLayer', props.configLayerArn)]
+        : undefined,
     });
 
     // Asynchronous invocations: a late retry is stale, so give up after 2 minutes and one

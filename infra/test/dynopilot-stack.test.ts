@@ -86,12 +86,21 @@ describe('the function', () => {
     });
   });
 
-  test('reads a bundled config file when given its path instead', () => {
-    synth({ config: undefined, configFile: '/var/task/dynopilot.toml' }).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: { DYNOPILOT_CONFIG: Match.absent(), DYNOPILOT_CONFIG_FILE: '/var/task/dynopilot.toml' },
+  test('reads a config file from a layer when given its path and the layer instead', () => {
+    const layer = 'arn:aws:lambda:eu-west-1:123456789012:layer:dynopilot-config:3';
+    synth({ config: undefined, configFile: '/opt/dynopilot.toml', configLayerArn: layer }).hasResourceProperties(
+      'AWS::Lambda::Function',
+      {
+        Environment: {
+          Variables: { DYNOPILOT_CONFIG: Match.absent(), DYNOPILOT_CONFIG_FILE: '/opt/dynopilot.toml' },
+        },
+        Layers: [layer],
       },
-    });
+    );
+  });
+
+  test('has no layer unless one is given', () => {
+    synth().hasResourceProperties('AWS::Lambda::Function', { Layers: Match.absent() });
   });
 
   test('logs into its own log group with the chosen retention', () => {
@@ -284,5 +293,6 @@ describe('props', () => {
     expect(() => synth({ sesTo: [] })).toThrow(/sesTo/);
     expect(() => synth({ secretsPath: '/dynopilot/' })).toThrow(/secretsPath/);
     expect(() => synth({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency/);
+    expect(() => synth({ configLayerArn: 'dynopilot-config' })).toThrow(/configLayerArn/);
   });
 });
