@@ -1,0 +1,298 @@
+/**
+ * Assertion tests of the synthesized dynopilot stack. The App skips bundling, so no Rust
+ * is compiled: the function's code asset is a placeholder and only its template matters.
+ */
+import * as cdk from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { DynopilotStack, DynopilotStackProps, ROLE_ACTIONS } from '../lib/dynopilot-stack';
+
+const BASE: DynopilotStackProps = {
+  config: 'dry_run = true\n',
+  sesFrom: 'dynopilot@example.com',
+  sesTo: ['ops@example.com', 'dev@example.com'],
+  alarmEmail: 'alarms@example.com',
+};
+
+function synth(overrides: Partial<DynopilotStackProps> = {}): Template {
+  const app = new cdk.App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new DynopilotStack(app, 'Dynopilot', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+    ...BASE,
+    ...overrides,
+  });
+  return Template.fromStack(stack);
+}
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
+
+/** Every statement of every identity policy in the template (inline role policies and AWS::IAM::Policy). */
+function identityStatements(template: Template): Statement[] {
+  const out: Statement[] = [];
+  for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
+    for (const policy of role.Properties.Policies ?? []) out.push(...policy.PolicyDocument.Statement);
+  }
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    out.push(...policy.Properties.PolicyDocument.Statement);
+  }
+  return out;
+}
+
+const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+
+/** A resource as text, with CloudFormation's Fn::Join flattened, for wildcard checks. */
+function resourceText(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  if (resource && typeof resource === 'object' && 'Fn::Join' in resource) {
+    const [sep, parts] = (resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return parts.map(resourceText).join(sep);
+  }
+  return JSON.stringify(resource);
+}
+
+describe('the function', () => {
+  test('is the Rust bootstrap on provided.al2023, arm64, 128 MB, timing out well under a minute', () => {
+    synth().hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      Architectures: ['arm64'],
+      MemorySize: 128,
+      Timeout: 30,
+    });
+  });
+
+  test('can be built for x86_64 instead', () => {
+    synth({ architecture: 'x86_64' }).hasResourceProperties('AWS::Lambda::Function', { Architectures: ['x86_64'] });
+  });
+
+  test('reserves a concurrency of 2 by default and none when asked', () => {
+    synth().hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 2 });
+    synth({ reservedConcurrency: 'none' }).hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+  });
+
+  test('gets the table, SES addresses, namespace and inline config through its environment', () => {
+    synth().hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          DYNOPILOT_CONFIG: 'dry_run = true\n',
+          DYNOPILOT_CONFIG_FILE: Match.absent(),
+          DYNOPILOT_TABLE: { Ref: Match.stringLikeRegexp('^StateTable') },
+          DYNOPILOT_SES_FROM: 'dynopilot@example.com',
+          DYNOPILOT_SES_TO: 'ops@example.com,dev@example.com',
+          DYNOPILOT_METRICS_NAMESPACE: 'Dynopilot',
+        },
+      },
+    });
+  });
+
+  test('reads a config file from a layer when given its path and the layer instead', () => {
+    const layer = 'arn:aws:lambda:eu-west-1:123456789012:layer:dynopilot-config:3';
+    synth({ config: undefined, configFile: '/opt/dynopilot.toml', configLayerArn: layer }).hasResourceProperties(
+      'AWS::Lambda::Function',
+      {
+        Environment: {
+          Variables: { DYNOPILOT_CONFIG: Match.absent(), DYNOPILOT_CONFIG_FILE: '/opt/dynopilot.toml' },
+        },
+        Layers: [layer],
+      },
+    );
+  });
+
+  test('has no layer unless one is given', () => {
+    synth().hasResourceProperties('AWS::Lambda::Function', { Layers: Match.absent() });
+  });
+
+  test('logs into its own log group with the chosen retention', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/Dynopilot', RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: { LogFormat: 'Text', LogGroup: { Ref: Match.stringLikeRegexp('^FunctionLogGroup') } },
+    });
+  });
+});
+
+describe('the schedule', () => {
+  test('fires every minute with bounded retries and event age, and a dead-letter queue', () => {
+    synth().hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DynopilotFunction'), 'Arn'] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 120, MaximumRetryAttempts: 2 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedEventsQueue'), 'Arn'] } },
+        }),
+      ],
+    });
+  });
+
+  test('drops stale asynchronous retries and parks failed events in the queue', () => {
+    synth().hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      Qualifier: '$LATEST',
+      MaximumEventAgeInSeconds: 120,
+      MaximumRetryAttempts: 1,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FailedEventsQueue'), 'Arn'] } },
+      },
+    });
+  });
+
+  test('lets only its own rule write to the dead-letter queue', () => {
+    synth().hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'sqs:SendMessage',
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('^EveryMinute'), 'Arn'] } } },
+          }),
+        ],
+      },
+    });
+  });
+});
+
+describe('IAM', () => {
+  test('grants exactly the actions the code and the Lambda service use, statement by statement', () => {
+    const statements = identityStatements(synth());
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, asList(s.Action).sort()]));
+    const expected = Object.fromEntries(Object.entries(ROLE_ACTIONS).map(([sid, a]) => [sid, [...a].sort()]));
+    expect(bySid).toEqual(expected);
+    expect(Object.values(ROLE_ACTIONS).flat().sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'ses:SendEmail',
+      'sqs:SendMessage',
+      'ssm:GetParameter',
+    ]);
+  });
+
+  test('has no wildcard action and no "*" resource', () => {
+    const statements = identityStatements(synth());
+    expect(statements.length).toBeGreaterThan(0);
+    for (const s of statements) {
+      expect(s.Effect).toBe('Allow');
+      for (const action of asList(s.Action)) expect(action).not.toMatch(/\*/);
+      for (const resource of asList(s.Resource)) expect(resourceText(resource)).not.toBe('*');
+    }
+  });
+
+  test('scopes every statement to this stack\'s table, SES identity, secrets path, log group and queue', () => {
+    const statements = identityStatements(synth({ secretsPath: '/prod/dynopilot' }));
+    const resources = (sid: string) =>
+      asList(statements.find((s) => s.Sid === sid)?.Resource).map(resourceText);
+    expect(resources('StateTable')).toEqual([expect.stringMatching(/StateTable.*Arn/)]);
+    expect(resources('SendReports')).toEqual([
+      'arn:{"Ref":"AWS::Partition"}:ses:eu-west-1:123456789012:identity/example.com',
+      'arn:{"Ref":"AWS::Partition"}:ses:eu-west-1:123456789012:identity/dynopilot@example.com',
+    ]);
+    expect(resources('ReadSecrets')).toEqual([
+      'arn:{"Ref":"AWS::Partition"}:ssm:eu-west-1:123456789012:parameter/prod/dynopilot/*',
+    ]);
+    expect(resources('WriteOwnLog')).toEqual([expect.stringMatching(/FunctionLogGroup.*Arn/)]);
+    expect(resources('OnFailureDestination')).toEqual([expect.stringMatching(/FailedEventsQueue.*Arn/)]);
+  });
+
+  test('adds the SES configuration set to the send permission only when one is named', () => {
+    const statements = identityStatements(synth({ sesConfigurationSet: 'tracking' }));
+    const ses = asList(statements.find((s) => s.Sid === 'SendReports')?.Resource).map(resourceText);
+    expect(ses).toContain('arn:{"Ref":"AWS::Partition"}:ses:eu-west-1:123456789012:configuration-set/tracking');
+  });
+
+  test('attaches no managed policy to any role', () => {
+    for (const role of Object.values(synth().findResources('AWS::IAM::Role'))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('the state table', () => {
+  test('is keyed by pk alone, on demand, with TTL on expires_at and no PITR by default', () => {
+    synth().hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
+    });
+  });
+
+  test('turns point-in-time recovery on when asked', () => {
+    synth({ pointInTimeRecovery: true }).hasResourceProperties('AWS::DynamoDB::Table', {
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+});
+
+describe('alarms', () => {
+  test('fire on any function error', () => {
+    synth().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }],
+    });
+  });
+
+  test('fire when no decision succeeded for 5 minutes, counting missing data as breaching', () => {
+    synth({ metricsNamespace: 'DynopilotProd' }).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'DynopilotProd',
+      MetricName: 'Decisions',
+      Dimensions: Match.absent(),
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }],
+    });
+  });
+
+  test('reach the alarm email through an SNS subscription', () => {
+    synth().hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'alarms@example.com' });
+  });
+});
+
+describe('the dashboard', () => {
+  test('plots inputs, target and current dynos per formation through SEARCH expressions', () => {
+    const dashboards = synth().findResources('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(Object.values(dashboards)[0].Properties.DashboardBody);
+    for (const metric of ['InputValue', 'InputEstimate', 'Target', 'Current']) {
+      expect(body).toContain(`MetricName=\\\\\\"${metric}\\\\\\"`);
+    }
+    expect(body).toContain("PROP('Dim.Formation')");
+  });
+});
+
+describe('outputs', () => {
+  test('name the function, the table and the dashboard URL', () => {
+    const template = synth();
+    template.hasOutput('FunctionName', {});
+    template.hasOutput('TableName', {});
+    template.hasOutput('DashboardUrl', {});
+  });
+});
+
+describe('props', () => {
+  test('need exactly one config source', () => {
+    expect(() => synth({ config: undefined })).toThrow(/exactly one of config/);
+    expect(() => synth({ configFile: '/var/task/dynopilot.toml' })).toThrow(/exactly one of config/);
+  });
+
+  test('reject a malformed address or secrets path, naming the prop', () => {
+    expect(() => synth({ sesFrom: 'not-an-address' })).toThrow(/sesFrom/);
+    expect(() => synth({ sesTo: [] })).toThrow(/sesTo/);
+    expect(() => synth({ secretsPath: '/dynopilot/' })).toThrow(/secretsPath/);
+    expect(() => synth({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency/);
+    expect(() => synth({ configLayerArn: 'dynopilot-config' })).toThrow(/configLayerArn/);
+  });
+});

@@ -1,0 +1,138 @@
+"""The SAM template and the synthesized CDK stack deploy the same thing: this compares the
+settings that matter (function, schedule and retries, table, alarms, log retention) between
+template.yaml (parameters at their defaults) and infra/cdk.out (run by tests/run after the
+CDK synth: `python -m unittest tests/test_deploy_parity.py`)."""
+
+from __future__ import annotations
+
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import iam_check  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAM = ROOT / "template.yaml"
+CDK = ROOT / "infra" / "cdk.out" / "Dynopilot.template.json"
+
+
+def _one(template: dict, type_: str, where: str = "") -> dict:
+    found = [r for r in template["Resources"].values() if r["Type"] == type_]
+    if len(found) != 1:
+        raise AssertionError(f"{where}: expected one {type_}, found {len(found)}")
+    return found[0]["Properties"]
+
+
+def _resolve(value, params: dict):
+    """Refs to parameters become their defaults; `Fn::If` on a parameter-only condition is
+    not needed for the settings compared here."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in params:
+        default = params[value["Ref"]].get("Default")
+        if params[value["Ref"]].get("Type") == "Number":
+            return int(default)
+        return default
+    if isinstance(value, list):
+        return [_resolve(v, params) for v in value]
+    return value
+
+
+ALARM_KEYS = (
+    "Namespace",
+    "MetricName",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+)
+
+
+class DeployParityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not CDK.is_file():
+            raise AssertionError(f"{CDK} is missing: run tests/run (it synthesizes the CDK app before this test)")
+        cls.sam = iam_check.load_template(SAM)
+        cls.cdk = iam_check.load_template(CDK)
+        cls.params = cls.sam["Parameters"]
+        cls.sam_fn = cls.sam["Resources"]["DynopilotFunction"]["Properties"]
+        cls.cdk_fn = _one(cls.cdk, "AWS::Lambda::Function", "CDK")
+
+    def test_the_function_has_the_same_runtime_size_timeout_and_architecture(self):
+        for key in ("Runtime", "Handler", "MemorySize", "Timeout"):
+            self.assertEqual(self.sam_fn[key], self.cdk_fn[key], key)
+        self.assertEqual(_resolve(self.sam_fn["Architectures"], self.params), self.cdk_fn["Architectures"])
+        self.assertEqual(self.cdk_fn["Architectures"], ["arm64"])
+        self.assertLess(self.cdk_fn["Timeout"], 60)
+
+    def test_the_sam_function_is_built_by_cargo_lambda_from_the_dynopilot_lambda_binary(self):
+        meta = self.sam["Resources"]["DynopilotFunction"]["Metadata"]
+        self.assertEqual(meta["BuildMethod"], "rust-cargolambda")
+        self.assertEqual(meta["BuildProperties"]["Binary"], "dynopilot-lambda")
+        self.assertEqual(self.sam_fn["CodeUri"], ".")
+
+    def test_reserved_concurrency_defaults_to_2_in_both(self):
+        self.assertEqual(self.params["ReservedConcurrency"]["Default"], "2")
+        self.assertEqual(self.cdk_fn["ReservedConcurrentExecutions"], 2)
+
+    def test_the_same_environment_variables_are_set(self):
+        sam_vars = set(self.sam_fn["Environment"]["Variables"])
+        cdk_vars = set(self.cdk_fn["Environment"]["Variables"])
+        # SAM lists both config variables behind conditions; CDK sets only the one in use.
+        self.assertEqual(sam_vars - {"DYNOPILOT_CONFIG_FILE"}, cdk_vars)
+
+    def test_the_schedule_retries_and_dead_letters_match(self):
+        event = self.sam_fn["Events"]["EveryMinute"]
+        self.assertEqual(event["Type"], "Schedule")
+        rule = _one(self.cdk, "AWS::Events::Rule", "CDK")
+        self.assertEqual(event["Properties"]["Schedule"], rule["ScheduleExpression"])
+        self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
+        target = rule["Targets"][0]
+        self.assertEqual(event["Properties"]["RetryPolicy"], target["RetryPolicy"])
+        self.assertIn("DeadLetterConfig", event["Properties"])
+        self.assertIn("DeadLetterConfig", target)
+
+        invoke = self.sam_fn["EventInvokeConfig"]
+        cdk_invoke = _one(self.cdk, "AWS::Lambda::EventInvokeConfig", "CDK")
+        for key in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
+            self.assertEqual(invoke[key], cdk_invoke[key], key)
+        self.assertLessEqual(invoke["MaximumEventAgeInSeconds"], 120)
+        self.assertEqual(invoke["DestinationConfig"]["OnFailure"]["Type"], "SQS")
+        self.assertIn("OnFailure", cdk_invoke["DestinationConfig"])
+
+    def test_the_state_table_matches(self):
+        sam_t = self.sam["Resources"]["StateTable"]["Properties"]
+        cdk_t = _one(self.cdk, "AWS::DynamoDB::Table", "CDK")
+        for key in ("KeySchema", "AttributeDefinitions", "BillingMode", "TimeToLiveSpecification"):
+            self.assertEqual(sam_t[key], cdk_t[key], key)
+        self.assertEqual(self.params["PointInTimeRecovery"]["Default"], "false")
+        self.assertFalse(cdk_t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+
+    def test_the_log_retention_matches(self):
+        sam_lg = self.sam["Resources"]["FunctionLogGroup"]["Properties"]
+        cdk_lg = _one(self.cdk, "AWS::Logs::LogGroup", "CDK")
+        self.assertEqual(_resolve(sam_lg["RetentionInDays"], self.params), cdk_lg["RetentionInDays"])
+
+    def test_the_alarms_match(self):
+        def alarms(template: dict, params: dict) -> list[tuple]:
+            out = []
+            for r in template["Resources"].values():
+                if r["Type"] == "AWS::CloudWatch::Alarm":
+                    p = r["Properties"]
+                    out.append(tuple(_resolve(p.get(k), params) for k in ALARM_KEYS))
+            return sorted(out, key=repr)
+
+        sam_alarms = alarms(self.sam, self.params)
+        self.assertEqual(sam_alarms, alarms(self.cdk, {}))
+        self.assertIn(
+            ("Dynopilot", "Decisions", "Sum", 60, 5, 5, 1, "LessThanThreshold", "breaching"),
+            sam_alarms,
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
