@@ -13,14 +13,16 @@
 //!                keyed on the config's `type`; demo inputs (sine, constant) and
 //!                the ScriptedSource fake.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
-//!                (one JSON file, atomic rename) + MemoryStateStore.
+//!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults).
-//!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier.
+//!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier.
 //!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
-//!   wiring.rs    builds an Engine from a config for local runs.
-//!   bin/         entry points only: `dynopilot` (CLI).
+//!   lambda/      the Lambda function: event parsing, cold-start wiring
+//!                (DynamoDB store, SES notifier, SSM secrets), the handler.
+//!   wiring.rs    builds sources and scalers from a config; the local world.
+//!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
 //!
 //! # The decision, by example
@@ -62,6 +64,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod inputs;
+pub mod lambda;
 pub mod notify;
 pub mod scaler;
 pub mod store;

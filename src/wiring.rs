@@ -92,6 +92,17 @@ fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
     counts
 }
 
+/// An in-memory platform with every configured process type at its lowest `min`.
+pub fn memory_scaler(config: &Config) -> MemoryScaler {
+    let scaler = MemoryScaler::new();
+    for (app, types) in initial_counts(config) {
+        for (process_type, q) in types {
+            scaler.set(&app, &process_type, q);
+        }
+    }
+    scaler
+}
+
 /// The local world: state per config (or `state_path` when given), the local
 /// scaler, console notifications.
 ///
@@ -106,15 +117,18 @@ pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine
             http: &http,
         },
     )?;
-    let state = match state_path {
-        Some(path) => StateConfig::File { path },
-        None => config.state.clone(),
+    let state = match (state_path, &config.state) {
+        (Some(path), _) => StateConfig::File { path },
+        (None, StateConfig::DynamoDb { .. }) => {
+            return Err("[state] kind = \"dynamodb\" is the Lambda function's store; for a local run pass --state FILE".into())
+        }
+        (None, state) => state.clone(),
     };
     let (store, scaler): (Arc<dyn StateStore>, Arc<dyn Scaler>) = match (state, &config.scaler) {
         (state, ScalerConfig::Heroku { .. }) => {
             let store: Arc<dyn StateStore> = match state {
                 StateConfig::File { path } => Arc::new(FileStateStore::new(path)),
-                StateConfig::Memory => Arc::new(MemoryStateStore::new()),
+                _ => Arc::new(MemoryStateStore::new()),
             };
             (store, heroku_scaler(&config.scaler, &EnvSecrets, &http)?)
         }
@@ -123,15 +137,10 @@ pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine
             let scaler = Arc::new(LocalScaler::new(store.clone(), initial_counts(&config)));
             (store, scaler)
         }
-        (StateConfig::Memory, ScalerConfig::Local) => {
-            let scaler = MemoryScaler::new();
-            for (app, types) in initial_counts(&config) {
-                for (process_type, q) in types {
-                    scaler.set(&app, &process_type, q);
-                }
-            }
-            (Arc::new(MemoryStateStore::new()), Arc::new(scaler))
-        }
+        (_, ScalerConfig::Local) => (
+            Arc::new(MemoryStateStore::new()),
+            Arc::new(memory_scaler(&config)),
+        ),
     };
     Engine::new(
         Arc::new(config),

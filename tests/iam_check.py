@@ -38,7 +38,6 @@ CONTRACT_ACTIONS = frozenset(
     {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
         "ses:SendEmail",
         "ssm:GetParameter",
     }

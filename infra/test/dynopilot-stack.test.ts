@@ -162,7 +162,6 @@ describe('IAM', () => {
     expect(Object.values(ROLE_ACTIONS).flat().sort()).toEqual([
       'dynamodb:GetItem',
       'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'ses:SendEmail',

@@ -6,6 +6,7 @@
 
 mod reader;
 mod secret;
+mod ssm;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::inputs::{input_type, InputType, SourceSpec, INPUT_TYPES};
 
 pub use reader::{FieldError, Fields};
 pub use secret::{EnvSecrets, SecretRef, SecretResolver};
+pub use ssm::{secret_references, SsmSecrets};
 
 /// The demo config embedded in the binary: a sine input, file state, dry run.
 pub const DEMO_CONFIG: &str = include_str!("../../infra/demo.toml");
@@ -99,6 +101,9 @@ pub enum StateConfig {
     File { path: PathBuf },
     /// In memory, lost at exit (tests, one-off runs).
     Memory,
+    /// One DynamoDB item per formation (the Lambda function's store). The
+    /// Lambda's `DYNOPILOT_TABLE` environment variable overrides `table`.
+    DynamoDb { table: String },
 }
 
 /// What changes dyno counts.
@@ -311,10 +316,28 @@ fn read_state(top: &mut Fields) -> Option<StateConfig> {
             ),
         }),
         "memory" => Some(StateConfig::Memory),
+        "dynamodb" => {
+            let table = t.req_str("table");
+            if let Some(table) = &table {
+                let ok = (3..=255).contains(&table.len())
+                    && table
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+                if !ok {
+                    t.error(
+                        "table",
+                        format!(
+                            "{table:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)"
+                        ),
+                    );
+                }
+            }
+            table.map(|table| StateConfig::DynamoDb { table })
+        }
         other => {
             t.error(
                 "kind",
-                format!("unknown state kind {other:?} (file, memory)"),
+                format!("unknown state kind {other:?} (file, memory, dynamodb)"),
             );
             None
         }
@@ -1022,6 +1045,7 @@ impl Config {
             "state": match &self.state {
                 StateConfig::File { path } => json!({"kind": "file", "path": path.display().to_string()}),
                 StateConfig::Memory => json!({"kind": "memory"}),
+                StateConfig::DynamoDb { table } => json!({"kind": "dynamodb", "table": table}),
             },
             "scaler": match &self.scaler {
                 ScalerConfig::Local => json!({"kind": "local"}),

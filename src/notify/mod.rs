@@ -5,12 +5,14 @@
 
 mod console;
 mod recording;
+mod ses;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 pub use console::ConsoleNotifier;
 pub use recording::RecordingNotifier;
+pub use ses::SesNotifier;
 
 /// What a notification is about; also the dedupe key's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

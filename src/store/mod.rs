@@ -5,6 +5,7 @@
 //! that was read (optimistic locking), so two overlapping invocations cannot
 //! silently overwrite each other: the loser gets [`StoreError::Conflict`].
 
+mod dynamodb;
 mod file;
 mod memory;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Action, Decision, Reason, ScaleHistory, Window};
 
+pub use dynamodb::{encode_item, item_size, DynamoDbStateStore, ITEM_TTL_DAYS};
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
 

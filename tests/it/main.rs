@@ -1,6 +1,7 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
 mod app_metric;
+mod aws;
 mod cli;
 mod config;
 mod decide;
@@ -10,6 +11,7 @@ mod google_analytics;
 mod helpers;
 mod heroku;
 mod http_probe;
+mod lambda;
 mod new_relic;
 mod new_relic_nrql;
 mod pingdom;

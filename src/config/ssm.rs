@@ -1,0 +1,108 @@
+//! `SsmSecrets`: `ssm:/path` references read from SSM Parameter Store.
+//!
+//! Read once at cold start (GetParameter with decryption, one call per
+//! reference) and kept in memory for the life of the Lambda environment:
+//! a scheduled function that called SSM every minute per secret would pay
+//! for it in latency and in SSM's request throttling.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ssm::Client;
+use secrecy::SecretString;
+
+use super::{EnvSecrets, SecretRef, SecretResolver};
+
+/// `ssm:` values fetched at start, `env:` values from the environment.
+#[derive(Default)]
+pub struct SsmSecrets {
+    values: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for SsmSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsmSecrets")
+            .field("paths", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SsmSecrets {
+    /// Fetch every `ssm:` reference among `references`.
+    ///
+    /// # Errors
+    /// The first parameter that cannot be read, named by its path (never its value).
+    pub async fn load(client: &Client, references: &[SecretRef]) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        for reference in references {
+            let SecretRef::Ssm(path) = reference else {
+                continue;
+            };
+            if values.contains_key(path) {
+                continue;
+            }
+            let out = client
+                .get_parameter()
+                .name(path)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| format!("cannot read SSM parameter {path}: {}", sdk_message(&e)))?;
+            let value = out
+                .parameter
+                .and_then(|p| p.value)
+                .ok_or_else(|| format!("SSM parameter {path} has no value"))?;
+            values.insert(path.clone(), SecretString::from(value));
+        }
+        Ok(Self { values })
+    }
+}
+
+impl SecretResolver for SsmSecrets {
+    fn resolve(&self, reference: &SecretRef) -> Result<SecretString, String> {
+        match reference {
+            SecretRef::Ssm(path) => self
+                .values
+                .get(path)
+                .cloned()
+                .ok_or_else(|| format!("ssm:{path} was not loaded at start")),
+            SecretRef::Env(_) => EnvSecrets.resolve(reference),
+        }
+    }
+}
+
+/// Every secret reference written anywhere in a config text (strings that
+/// parse as `env:`/`ssm:` references), so they can be fetched before the
+/// inputs are built.
+pub fn secret_references(text: &str) -> Vec<SecretRef> {
+    fn walk(value: &toml::Value, out: &mut Vec<SecretRef>) {
+        match value {
+            toml::Value::String(s) if s.starts_with("ssm:") || s.starts_with("env:") => {
+                if let Ok(r) = SecretRef::parse(s) {
+                    out.push(r);
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            toml::Value::Table(t) => t.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(table) = text.parse::<toml::Table>() {
+        table.values().for_each(|v| walk(v, &mut out));
+    }
+    out
+}
+
+/// An SDK error as one short line: the service's code and message when it
+/// answered, else the transport problem with its causes.
+fn sdk_message<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.code() {
+        Some(code) => format!("{code}: {}", e.message().unwrap_or("(no message)")),
+        None => DisplayErrorContext(e).to_string(),
+    }
+}

@@ -1,0 +1,275 @@
+//! The Lambda function: built once at cold start, then one call per event.
+//!
+//! Cold start reads the config (`DYNOPILOT_CONFIG` inline, or the file named
+//! by `DYNOPILOT_CONFIG_FILE`), the AWS SDK config from the environment (a test
+//! points it at the moto server with `AWS_ENDPOINT_URL`), resolves `ssm:`
+//! secrets once, and builds the inputs, the DynamoDB store, the scaler and the
+//! notifier. Each invocation then only parses its event and calls the engine.
+
+pub mod events;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SubsecRound, TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use crate::config::{self, Config, ScalerConfig, SecretResolver, SsmSecrets, StateConfig};
+use crate::engine::{Engine, Invocation};
+use crate::inputs::BuildContext;
+use crate::notify::{ConsoleNotifier, Notifier, SesNotifier};
+use crate::scaler::Scaler;
+use crate::store::DynamoDbStateStore;
+use crate::wiring;
+
+pub use events::{Command, EventError};
+
+/// Time kept back from the Lambda deadline for saving state and notifying.
+const SAVE_RESERVE: Duration = Duration::from_secs(5);
+
+/// An error with a stable type label, as the Lambda runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    /// `InvalidEvent`, `UnknownFormation` or `StoreUnavailable`.
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type.to_string(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// Everything built at cold start.
+pub struct Function {
+    engine: Engine,
+}
+
+/// Read the config text from the environment.
+///
+/// # Errors
+/// When neither variable is set or the file cannot be read.
+pub fn config_text() -> Result<String, String> {
+    if let Ok(text) = std::env::var("DYNOPILOT_CONFIG") {
+        if !text.trim().is_empty() {
+            return Ok(text);
+        }
+    }
+    let path = std::env::var("DYNOPILOT_CONFIG_FILE").map_err(|_| {
+        "set DYNOPILOT_CONFIG (the TOML config) or DYNOPILOT_CONFIG_FILE (its path)".to_string()
+    })?;
+    std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read DYNOPILOT_CONFIG_FILE {path}: {e}"))
+}
+
+impl Function {
+    /// Build everything from the environment (config text, AWS config, secrets).
+    ///
+    /// # Errors
+    /// A message naming what is missing or invalid (never a secret value).
+    pub async fn cold_start() -> Result<Self, String> {
+        let text = config_text()?;
+        let config = config::parse(&text).map_err(|e| e.to_string())?;
+        let aws = aws_config::load_from_env().await;
+        let ssm = aws_sdk_ssm::Client::new(&aws);
+        let secrets = SsmSecrets::load(&ssm, &config::secret_references(&text)).await?;
+        let table = std::env::var("DYNOPILOT_TABLE")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or(match &config.state {
+                StateConfig::DynamoDb { table } => Some(table.clone()),
+                _ => None,
+            });
+        let Some(table) = table else {
+            return Err("the Lambda function keeps state in DynamoDB: set DYNOPILOT_TABLE or [state] kind = \"dynamodb\" with a table".into());
+        };
+        let store = Arc::new(DynamoDbStateStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table,
+        ));
+        let notifier = notifier(&config, &aws);
+        Self::build(config, &secrets, store, notifier)
+    }
+
+    /// Build from parts (tests use this with their own store and notifier).
+    ///
+    /// # Errors
+    /// When an input or the scaler cannot be built.
+    pub fn build(
+        config: Config,
+        secrets: &dyn SecretResolver,
+        store: Arc<dyn crate::store::StateStore>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Self, String> {
+        let http = wiring::http_client()?;
+        let sources = wiring::build_sources(
+            &config,
+            &BuildContext {
+                secrets,
+                http: &http,
+            },
+        )?;
+        let scaler: Arc<dyn Scaler> = match &config.scaler {
+            ScalerConfig::Heroku { .. } => wiring::heroku_scaler(&config.scaler, secrets, &http)?,
+            ScalerConfig::Local => {
+                tracing::warn!("scaler kind \"local\" in Lambda: dyno counts live in memory only (try-out mode)");
+                Arc::new(wiring::memory_scaler(&config))
+            }
+        };
+        let engine = Engine::new(Arc::new(config), sources, store, scaler, notifier)?;
+        Ok(Self { engine })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Handle one event.
+    ///
+    /// # Errors
+    /// [`HandlerError`] for an invalid event, an unknown formation, or a store
+    /// that cannot be reached for `status`/`pause`/`resume`. Problems during a
+    /// run are in the returned report instead.
+    pub async fn handle(
+        &self,
+        event: &Value,
+        request_id: &str,
+        deadline_ms: u64,
+    ) -> Result<Value, HandlerError> {
+        let command = events::parse(event).map_err(|e| HandlerError {
+            error_type: "InvalidEvent",
+            message: e.to_string(),
+        })?;
+        let clock = Utc::now().trunc_subsecs(0);
+        let budget = fetch_budget(deadline_ms, clock.timestamp_millis());
+        let value = match command {
+            Command::Scheduled { id, time } => {
+                let invocation = Invocation {
+                    now: time.unwrap_or(clock),
+                    event_id: Some(id.unwrap_or_else(|| request_id.to_string())),
+                    dry_run: false,
+                    formations: None,
+                    fetch_budget: budget,
+                };
+                self.run(&invocation).await
+            }
+            Command::Evaluate {
+                dry_run,
+                formations,
+            } => {
+                let invocation = Invocation {
+                    now: clock,
+                    event_id: Some(request_id.to_string()),
+                    dry_run,
+                    formations,
+                    fetch_budget: budget,
+                };
+                self.run(&invocation).await
+            }
+            Command::Status => json!({ "formations": self.engine.status().await }),
+            Command::Pause { formation, minutes } => {
+                let until = clock + TimeDelta::minutes(minutes as i64);
+                json!({ "paused": self.engine.set_pause(&formation, Some(until)).await.map_err(control_error)? })
+            }
+            Command::Resume { formation } => {
+                json!({ "resumed": self.engine.set_pause(&formation, None).await.map_err(control_error)? })
+            }
+        };
+        Ok(value)
+    }
+
+    async fn run(&self, invocation: &Invocation) -> Value {
+        let report = self.engine.invoke(invocation).await;
+        for f in &report.formations {
+            tracing::info!(
+                formation = %f.name,
+                outcome = f.outcome.as_str(),
+                current = f.current,
+                target = f.target,
+                reason = f.reason.as_ref().map_or("-", |r| r.code.as_str()),
+                "formation"
+            );
+        }
+        serde_json::to_value(&report)
+            .unwrap_or_else(|e| json!({ "error": format!("cannot encode the report: {e}") }))
+    }
+}
+
+fn control_error(e: crate::engine::ControlError) -> HandlerError {
+    match e {
+        crate::engine::ControlError::UnknownFormation(_) => HandlerError {
+            error_type: "UnknownFormation",
+            message: e.to_string(),
+        },
+        crate::engine::ControlError::Store(_) => HandlerError {
+            error_type: "StoreUnavailable",
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Time for polling inputs: what is left before the deadline, less a reserve
+/// for saving. `None` (use the config's `fetch_deadline`) when the deadline is
+/// not a plausible epoch time: `cargo lambda watch` sends `600000`.
+pub fn fetch_budget(deadline_ms: u64, now_ms: i64) -> Option<Duration> {
+    let remaining = i64::try_from(deadline_ms).ok()? - now_ms;
+    if remaining <= 0 || remaining > 15 * 60 * 1000 {
+        return None;
+    }
+    let remaining = Duration::from_millis(remaining as u64);
+    Some(
+        remaining
+            .saturating_sub(SAVE_RESERVE)
+            .max(Duration::from_secs(1)),
+    )
+}
+
+/// SES when a sender and recipients are configured (the environment's
+/// `DYNOPILOT_SES_FROM`/`DYNOPILOT_SES_TO` override the config), else the log.
+fn notifier(config: &Config, aws: &aws_config::SdkConfig) -> Arc<dyn Notifier> {
+    let from = std::env::var("DYNOPILOT_SES_FROM")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| config.notifications.from.clone());
+    let to: Vec<String> = match std::env::var("DYNOPILOT_SES_TO") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => config.notifications.to.clone(),
+    };
+    match from {
+        Some(from) if !to.is_empty() => {
+            Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(aws), from, to))
+        }
+        _ => Arc::new(ConsoleNotifier),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulators_bogus_deadline_falls_back_to_the_config() {
+        assert_eq!(fetch_budget(600_000, 1_760_000_000_000), None);
+    }
+
+    #[test]
+    fn a_real_deadline_leaves_a_reserve_for_saving() {
+        let now = 1_760_000_000_000;
+        assert_eq!(
+            fetch_budget((now + 30_000) as u64, now),
+            Some(Duration::from_secs(25))
+        );
+        assert_eq!(
+            fetch_budget((now + 2_000) as u64, now),
+            Some(Duration::from_secs(1))
+        );
+    }
+}
