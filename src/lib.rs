@@ -17,7 +17,10 @@
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults).
-//!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier.
+//!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier; episodes
+//!                (pure: which mails a run sends, deduplicated) and their texts.
+//!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
+//!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
 //!   wiring.rs    builds an Engine from a config for local runs.
 //!   bin/         entry points only: `dynopilot` (CLI).
@@ -61,7 +64,9 @@
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod heartbeat;
 pub mod inputs;
+pub mod metrics;
 pub mod notify;
 pub mod scaler;
 pub mod store;
