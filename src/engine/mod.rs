@@ -631,9 +631,7 @@ impl Engine {
     /// Step 10: the dead-man's switch, only after a run in which nothing failed.
     async fn ping(&self, report: &Report) -> Option<HeartbeatReport> {
         let heartbeat = self.heartbeat.as_ref()?;
-        let failed = report.formations.iter().any(|f| f.outcome == Outcome::Failed)
-            || !report.errors.is_empty();
-        if failed {
+        if !report.succeeded() {
             return Some(HeartbeatReport {
                 sent: false,
                 error: None,

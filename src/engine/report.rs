@@ -26,6 +26,14 @@ pub struct Report {
     pub heartbeat: Option<HeartbeatReport>,
 }
 
+impl Report {
+    /// No formation failed and no invocation-level error: what the heartbeat
+    /// and the `Decisions` metric (the deploy templates' dead-man alarm) count.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty() && !self.formations.iter().any(|f| f.outcome == Outcome::Failed)
+    }
+}
+
 /// What happened to the heartbeat ping. A failed ping never fails the invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeartbeatReport {

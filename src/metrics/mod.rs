@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::config::MetricsConfig;
 use crate::engine::{Outcome, Report};
 
-/// The invocation completed (1 per run): alarm on its absence. No dimensions.
+/// 1 per successful run (no formation failed): the deploy templates alarm
+/// when it is missing for 5 minutes. No dimensions.
 pub const DECISIONS: &str = "Decisions";
 /// The decided target per formation.
 pub const TARGET: &str = "Target";
@@ -25,19 +26,18 @@ pub const INPUT_VALUE: &str = "InputValue";
 /// Each input's estimate of the dynos needed.
 pub const INPUT_ESTIMATE: &str = "InputEstimate";
 
-/// One EMF line per metric group of `report`: the invocation, each formation,
-/// each input. Empty when metrics are disabled.
+/// One EMF line per metric group of `report`: the invocation (only when it
+/// succeeded), each formation, each input with a value. Empty when metrics are
+/// disabled. The Lambda prints them to stdout; `dynopilot run --emf` too.
 pub fn emf_lines(report: &Report, config: &MetricsConfig) -> Vec<String> {
     if !config.enabled {
         return Vec::new();
     }
     let timestamp = report.now.timestamp_millis();
-    let mut lines = vec![line(
-        config,
-        timestamp,
-        &[],
-        &[(DECISIONS, "Count", Some(1.0))],
-    )];
+    let mut lines = Vec::new();
+    if report.succeeded() {
+        lines.push(line(config, timestamp, &[], &[(DECISIONS, "Count", Some(1.0))]));
+    }
     for f in &report.formations {
         if f.outcome == Outcome::Duplicate {
             continue; // a repeated event did nothing; counting it would double the graphs

@@ -7,6 +7,7 @@ mod decide;
 mod engine;
 mod exactly_once;
 mod google_analytics;
+mod heartbeat;
 mod helpers;
 mod heroku;
 mod http_probe;

@@ -206,6 +206,26 @@ async fn namespace_and_dimension_names_come_from_the_config_and_missing_values_a
 }
 
 #[tokio::test]
+async fn a_run_with_a_failed_formation_has_no_decisions_point_so_the_dead_man_alarm_fires() {
+    let w = world(
+        config(&one_formation(1, 20)),
+        vec![vec![Arc::new(ScriptedSource::constant(742.0))]],
+    );
+    w.scaler.set("shop-app", "web", 2);
+    w.scaler.fail_next_read(dynopilot::scaler::ScaleError::new(
+        dynopilot::scaler::ScaleErrorKind::Unavailable,
+        "Heroku answered 503",
+    ));
+    let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
+    let lines = emf_lines(&report, &w.engine.config().metrics);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| !l.contains("\"Decisions\"")), "{lines:#?}");
+    for line in &lines {
+        assert_eq!(emf_problems(line), Vec::<String>::new(), "{line}");
+    }
+}
+
+#[tokio::test]
 async fn disabled_metrics_print_nothing() {
     let toml = one_formation(1, 20) + "\n[metrics]\nenabled = false\n";
     let w = world(config(&toml), vec![vec![Arc::new(ScriptedSource::constant(100.0))]]);

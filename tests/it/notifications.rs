@@ -343,3 +343,32 @@ fn state_stored_before_notifications_existed_still_loads() {
     let again = serde_json::to_string(&state).expect("serializes");
     assert!(!again.contains("notifications"), "empty marks are not written: {again}");
 }
+
+#[test]
+fn notification_switches_have_their_documented_defaults() {
+    let n = config(ONE).notifications;
+    assert!(!n.on_scale && n.on_scale_failed && n.on_needs_above_max && n.on_input_failing);
+    assert!(!n.on_needs_below_min && !n.on_too_rapid && !n.on_quantity_above && !n.on_measurement);
+    assert_eq!(n.input_failing_after, minutes(10));
+    assert_eq!((n.too_rapid_scales, n.too_rapid_window), (6, minutes(60)));
+    assert_eq!(n.quantity_above_for, minutes(30));
+    assert_eq!(n.renotify_after, minutes(360));
+}
+
+#[test]
+fn bad_notification_settings_are_refused_with_their_field_paths() {
+    let toml = ONE.replace(
+        "[[formations]]",
+        "[notifications]\non_quantity_above = true\ntoo_rapid_scales = 0\nrenotify_after = \"10s\"\ninput_failing_after = \"soon\"\non_too_rapid = \"yes\"\n\n[[formations]]",
+    );
+    let err = dynopilot::config::parse(&toml).expect_err("refused").to_string();
+    for field in [
+        "notifications.quantity_above",
+        "notifications.too_rapid_scales",
+        "notifications.renotify_after",
+        "notifications.input_failing_after",
+        "notifications.on_too_rapid",
+    ] {
+        assert!(err.contains(field), "{field} not in {err}");
+    }
+}
