@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{
-    Config, EnvSecrets, HeartbeatUrl, ScalerConfig, SecretResolver, StateConfig,
-};
+use crate::config::{Config, EnvSecrets, HeartbeatUrl, ScalerConfig, SecretResolver, StateConfig};
 use crate::engine::Engine;
 use crate::heartbeat::{Heartbeat, HttpHeartbeat};
 use crate::inputs::{BuildContext, MetricSource};
@@ -103,7 +101,10 @@ pub fn heartbeat(
             .resolve(reference)
             .map_err(|e| format!("heartbeat.url: {e}"))?,
     };
-    let timeout = h.timeout.to_std().unwrap_or(std::time::Duration::from_secs(5));
+    let timeout = h
+        .timeout
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(5));
     let heartbeat = HttpHeartbeat::new(http.clone(), url, h.method, timeout)
         .map_err(|e| format!("heartbeat.url: {e}"))?;
     Ok(Some(Arc::new(heartbeat)))

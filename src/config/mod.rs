@@ -507,10 +507,14 @@ fn read_notifications(top: &mut Fields) -> Option<NotificationConfig> {
         on_input_failing: t.bool_or("on_input_failing", default.on_input_failing),
         input_failing_after: t.duration_or("input_failing_after", default.input_failing_after),
         on_too_rapid: t.bool_or("on_too_rapid", default.on_too_rapid),
-        too_rapid_scales: t.opt_count("too_rapid_scales").unwrap_or(default.too_rapid_scales),
+        too_rapid_scales: t
+            .opt_count("too_rapid_scales")
+            .unwrap_or(default.too_rapid_scales),
         too_rapid_window: t.duration_or("too_rapid_window", default.too_rapid_window),
         on_quantity_above: t.bool_or("on_quantity_above", default.on_quantity_above),
-        quantity_above: t.opt_count("quantity_above").unwrap_or(default.quantity_above),
+        quantity_above: t
+            .opt_count("quantity_above")
+            .unwrap_or(default.quantity_above),
         quantity_above_for: t.duration_or("quantity_above_for", default.quantity_above_for),
         on_measurement: t.bool_or("on_measurement", default.on_measurement),
         renotify_after: t.duration_or("renotify_after", default.renotify_after),
@@ -604,8 +608,16 @@ fn read_metrics(top: &mut Fields) -> Option<MetricsConfig> {
         let ok = (1..=255).contains(&name.len())
             && name.is_ascii()
             && !name.starts_with(':')
-            && !["_aws", "Target", "Current", "ScaleEvents", "InputValue", "InputEstimate", "Decisions"]
-                .contains(&name.as_str());
+            && ![
+                "_aws",
+                "Target",
+                "Current",
+                "ScaleEvents",
+                "InputValue",
+                "InputEstimate",
+                "Decisions",
+            ]
+            .contains(&name.as_str());
         if !ok {
             t.error(
                 key,
@@ -657,7 +669,10 @@ fn read_heartbeat(top: &mut Fields) -> Option<Option<HeartbeatConfig>> {
     };
     let timeout = t.duration_or("timeout", defaults::HEARTBEAT_TIMEOUT);
     if timeout <= TimeDelta::zero() || timeout > TimeDelta::seconds(30) {
-        t.error("timeout", "must be > 0 and at most 30s (it runs inside the invocation)");
+        t.error(
+            "timeout",
+            "must be > 0 and at most 30s (it runs inside the invocation)",
+        );
     }
     t.finish();
     Some(Some(HeartbeatConfig {

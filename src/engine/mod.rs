@@ -49,8 +49,8 @@ use tracing::{info, warn, Instrument};
 
 use crate::config::{Config, FormationConfig};
 use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
-use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
 use crate::heartbeat::Heartbeat;
+use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
 use crate::notify::episodes::{self, Facts, ScaleAttempt};
 use crate::notify::Notifier;
 use crate::scaler::{QuantityChange, ScaleError, Scaler};
@@ -495,12 +495,7 @@ impl Engine {
     }
 
     /// Step 8: one batch scale per app, for the claimed formations.
-    async fn scale(
-        &self,
-        work: &mut [Work<'_>],
-        claimed: &[usize],
-        now: DateTime<Utc>,
-    ) {
+    async fn scale(&self, work: &mut [Work<'_>], claimed: &[usize], now: DateTime<Utc>) {
         let mut by_app: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for &i in claimed {
             by_app

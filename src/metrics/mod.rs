@@ -36,7 +36,12 @@ pub fn emf_lines(report: &Report, config: &MetricsConfig) -> Vec<String> {
     let timestamp = report.now.timestamp_millis();
     let mut lines = Vec::new();
     if report.succeeded() {
-        lines.push(line(config, timestamp, &[], &[(DECISIONS, "Count", Some(1.0))]));
+        lines.push(line(
+            config,
+            timestamp,
+            &[],
+            &[(DECISIONS, "Count", Some(1.0))],
+        ));
     }
     for f in &report.formations {
         if f.outcome == Outcome::Duplicate {

@@ -81,7 +81,10 @@ impl Plan {
 /// Whether a condition holds, as far as this run can tell.
 enum Condition {
     /// It holds since `since`; worth a mail once `ready`.
-    Holds { since: DateTime<Utc>, ready: bool },
+    Holds {
+        since: DateTime<Utc>,
+        ready: bool,
+    },
     Clear,
     /// This run cannot tell (no decision, no scale attempted): leave the mark.
     Unknown,
@@ -112,7 +115,10 @@ pub fn plan(
     // Scale failed: clears when a later scale succeeds, or when the decision
     // no longer asks for a change (then there is nothing left to fail).
     let failed = match (facts.scale, d) {
-        (Some(ScaleAttempt::Failed(_)), _) => Condition::Holds { since: now, ready: true },
+        (Some(ScaleAttempt::Failed(_)), _) => Condition::Holds {
+            since: now,
+            ready: true,
+        },
         (Some(ScaleAttempt::Succeeded), _) => Condition::Clear,
         (None, Some(d)) if d.action == Action::Hold => Condition::Clear,
         _ => Condition::Unknown,
@@ -127,12 +133,24 @@ pub fn plan(
             }
             _ => None,
         },
-        |since| messages::resolved(NotificationKind::ScaleFailed, f, d, "scale failed", since, now),
+        |since| {
+            messages::resolved(
+                NotificationKind::ScaleFailed,
+                f,
+                d,
+                "scale failed",
+                since,
+                now,
+            )
+        },
     );
 
     // Needs above max / below min: the combined estimate against the bound in force.
     let above = match d {
-        Some(d) if d.needs_above(d.max) => Condition::Holds { since: now, ready: true },
+        Some(d) if d.needs_above(d.max) => Condition::Holds {
+            since: now,
+            ready: true,
+        },
         Some(d) if d.estimate.is_some() => Condition::Clear,
         _ => Condition::Unknown,
     };
@@ -141,12 +159,22 @@ pub fn plan(
         NotificationKind::NeedsAboveMax.as_str(),
         above,
         |phase, since| d.map(|d| messages::needs_above_max(f, d, phase, since)),
-        |since| messages::resolved(NotificationKind::NeedsAboveMax, f, d, "needs above max", since, now),
+        |since| {
+            messages::resolved(
+                NotificationKind::NeedsAboveMax,
+                f,
+                d,
+                "needs above max",
+                since,
+                now,
+            )
+        },
     );
     let below = match d {
-        Some(d) if d.estimate.is_some_and(|e| e < d.min) => {
-            Condition::Holds { since: now, ready: true }
-        }
+        Some(d) if d.estimate.is_some_and(|e| e < d.min) => Condition::Holds {
+            since: now,
+            ready: true,
+        },
         Some(d) if d.estimate.is_some() => Condition::Clear,
         _ => Condition::Unknown,
     };
@@ -155,7 +183,16 @@ pub fn plan(
         NotificationKind::NeedsBelowMin.as_str(),
         below,
         |phase, since| d.map(|d| messages::needs_below_min(f, d, phase, since)),
-        |since| messages::resolved(NotificationKind::NeedsBelowMin, f, d, "needs below min", since, now),
+        |since| {
+            messages::resolved(
+                NotificationKind::NeedsBelowMin,
+                f,
+                d,
+                "needs below min",
+                since,
+                now,
+            )
+        },
     );
 
     // Input failing, one episode per configured input.
@@ -174,7 +211,11 @@ pub fn plan(
             config.on_input_failing,
             &format!("{}:{name}", NotificationKind::InputFailing.as_str()),
             failing,
-            |phase, since| Some(messages::input_failing(f, d, name, error, phase, since, now)),
+            |phase, since| {
+                Some(messages::input_failing(
+                    f, d, name, error, phase, since, now,
+                ))
+            },
             |since| {
                 messages::resolved(
                     NotificationKind::InputFailing,
@@ -196,7 +237,10 @@ pub fn plan(
         .filter(|e| e.at > now - config.too_rapid_window && e.at <= now)
         .count();
     let rapid = if recent > config.too_rapid_scales as usize {
-        Condition::Holds { since: now, ready: true }
+        Condition::Holds {
+            since: now,
+            ready: true,
+        }
     } else {
         Condition::Clear
     };
@@ -204,8 +248,25 @@ pub fn plan(
         config.on_too_rapid,
         NotificationKind::TooRapid.as_str(),
         rapid,
-        |phase, _| Some(messages::too_rapid(f, d, recent, config.too_rapid_window, phase)),
-        |since| messages::resolved(NotificationKind::TooRapid, f, d, "scaling too rapidly", since, now),
+        |phase, _| {
+            Some(messages::too_rapid(
+                f,
+                d,
+                recent,
+                config.too_rapid_window,
+                phase,
+            ))
+        },
+        |since| {
+            messages::resolved(
+                NotificationKind::TooRapid,
+                f,
+                d,
+                "scaling too rapidly",
+                since,
+                now,
+            )
+        },
     );
 
     // Quantity above: the count after this run's scale, continuously for a while.

@@ -170,21 +170,33 @@ async fn a_heartbeat_url_by_reference_never_appears_in_reports_logs_or_config_ou
     assert!(!heartbeat.sent);
     assert!(heartbeat.error.is_some());
     let report_json = serde_json::to_string(&report).expect("serializes");
-    assert!(logs.text().contains("heartbeat ping failed"), "logs were captured: {}", logs.text());
+    assert!(
+        logs.text().contains("heartbeat ping failed"),
+        "logs were captured: {}",
+        logs.text()
+    );
     let described = w.engine.config().describe().to_string();
-    assert!(described.contains("env:DYNOPILOT_TEST_HEARTBEAT_URL"), "{described}");
+    assert!(
+        described.contains("env:DYNOPILOT_TEST_HEARTBEAT_URL"),
+        "{described}"
+    );
     for (what, text) in [
         ("report", report_json),
         ("logs", logs.text()),
         ("check-config output", described),
     ] {
-        assert!(!text.contains(CHECK_ID), "the check id leaked into the {what}: {text}");
+        assert!(
+            !text.contains(CHECK_ID),
+            "the check id leaked into the {what}: {text}"
+        );
     }
 }
 
 #[test]
 fn a_plain_heartbeat_url_is_shown_by_its_host_only() {
-    let cfg = config(&(one_formation(1, 4) + "\n[heartbeat]\nurl = \"https://hc-ping.example/5ec12e7\"\n"));
+    let cfg = config(
+        &(one_formation(1, 4) + "\n[heartbeat]\nurl = \"https://hc-ping.example/5ec12e7\"\n"),
+    );
     let described = cfg.describe();
     assert_eq!(described["heartbeat"]["url"], "https://hc-ping.example/...");
     assert_eq!(described["heartbeat"]["method"], "GET");
@@ -195,7 +207,9 @@ fn a_plain_heartbeat_url_is_shown_by_its_host_only() {
 fn bad_heartbeat_settings_are_refused_with_their_field_paths() {
     let toml = one_formation(1, 4)
         + "\n[heartbeat]\nurl = \"ftp://example/ping\"\nmethod = \"PUT\"\ntimeout = \"90s\"\n";
-    let err = dynopilot::config::parse(&toml).expect_err("refused").to_string();
+    let err = dynopilot::config::parse(&toml)
+        .expect_err("refused")
+        .to_string();
     for field in ["heartbeat.url", "heartbeat.method", "heartbeat.timeout"] {
         assert!(err.contains(field), "{field} not in {err}");
     }

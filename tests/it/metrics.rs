@@ -13,11 +13,33 @@ use crate::helpers::{at, config, one_formation, world};
 
 /// The units CloudWatch accepts (the EMF specification's MetricDefinition.Unit).
 const UNITS: &[&str] = &[
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes",
-    "Gigabytes", "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits",
-    "Percent", "Count", "Bytes/Second", "Kilobytes/Second", "Megabytes/Second",
-    "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second",
-    "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
 ];
 
 /// Every rule of the EMF specification's root node, metadata, MetricDirective,
@@ -37,7 +59,9 @@ fn emf_problems(line: &str) -> Vec<String> {
     };
     match aws.get("Timestamp") {
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => {}
-        other => problems.push(format!("_aws.Timestamp must be an integer (ms), found {other:?}")),
+        other => problems.push(format!(
+            "_aws.Timestamp must be an integer (ms), found {other:?}"
+        )),
     }
     let Some(directives) = aws.get("CloudWatchMetrics").and_then(Value::as_array) else {
         problems.push("_aws.CloudWatchMetrics must be an array".into());
@@ -47,7 +71,9 @@ fn emf_problems(line: &str) -> Vec<String> {
         let at = format!("CloudWatchMetrics[{d}]");
         match directive.get("Namespace").and_then(Value::as_str) {
             Some(ns) if (1..=255).contains(&ns.len()) => {}
-            other => problems.push(format!("{at}.Namespace must be a 1-255 char string, found {other:?}")),
+            other => problems.push(format!(
+                "{at}.Namespace must be a 1-255 char string, found {other:?}"
+            )),
         }
         match directive.get("Dimensions").and_then(Value::as_array) {
             None => problems.push(format!("{at}.Dimensions must be an array")),
@@ -199,8 +225,14 @@ async fn namespace_and_dimension_names_come_from_the_config_and_missing_values_a
         assert_eq!(emf_problems(line), Vec::<String>::new(), "{line}");
     }
     let formation: Value = serde_json::from_str(&lines[1]).expect("JSON");
-    assert_eq!(formation["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Shop/Autoscaling");
-    assert_eq!(formation["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Service"]]));
+    assert_eq!(
+        formation["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Shop/Autoscaling"
+    );
+    assert_eq!(
+        formation["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Service"]])
+    );
     assert_eq!(formation["Service"], "shop-app/web");
     assert_eq!(formation["ScaleEvents"], 0.0);
 }
@@ -219,7 +251,10 @@ async fn a_run_with_a_failed_formation_has_no_decisions_point_so_the_dead_man_al
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
     let lines = emf_lines(&report, &w.engine.config().metrics);
     assert!(!lines.is_empty());
-    assert!(lines.iter().all(|l| !l.contains("\"Decisions\"")), "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| !l.contains("\"Decisions\"")),
+        "{lines:#?}"
+    );
     for line in &lines {
         assert_eq!(emf_problems(line), Vec::<String>::new(), "{line}");
     }
@@ -228,7 +263,10 @@ async fn a_run_with_a_failed_formation_has_no_decisions_point_so_the_dead_man_al
 #[tokio::test]
 async fn disabled_metrics_print_nothing() {
     let toml = one_formation(1, 20) + "\n[metrics]\nenabled = false\n";
-    let w = world(config(&toml), vec![vec![Arc::new(ScriptedSource::constant(100.0))]]);
+    let w = world(
+        config(&toml),
+        vec![vec![Arc::new(ScriptedSource::constant(100.0))]],
+    );
     w.scaler.set("shop-app", "web", 1);
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
     assert!(emf_lines(&report, &w.engine.config().metrics).is_empty());
@@ -238,7 +276,9 @@ async fn disabled_metrics_print_nothing() {
 fn bad_metrics_settings_are_refused_with_their_field_paths() {
     let toml = one_formation(1, 20)
         + "\n[metrics]\nnamespace = \"AWS/Lambda\"\nformation_dimension = \"Target\"\n";
-    let err = dynopilot::config::parse(&toml).expect_err("refused").to_string();
+    let err = dynopilot::config::parse(&toml)
+        .expect_err("refused")
+        .to_string();
     assert!(err.contains("metrics.namespace"), "{err}");
     assert!(err.contains("metrics.formation_dimension"), "{err}");
 }
@@ -247,10 +287,21 @@ fn bad_metrics_settings_are_refused_with_their_field_paths() {
 fn run_with_emf_prints_valid_lines_after_the_report() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("shop.toml");
-    std::fs::write(&file, one_formation(1, 4).replace("kind = \"memory\"", "kind = \"file\"")).expect("write");
+    std::fs::write(
+        &file,
+        one_formation(1, 4).replace("kind = \"memory\"", "kind = \"file\""),
+    )
+    .expect("write");
     let out = assert_cmd::Command::cargo_bin("dynopilot")
         .expect("binary built")
-        .args(["run", "--once", "--emf", "--now", "2026-01-05T12:00:00Z", "--config"])
+        .args([
+            "run",
+            "--once",
+            "--emf",
+            "--now",
+            "2026-01-05T12:00:00Z",
+            "--config",
+        ])
         .arg(&file)
         .arg("--state")
         .arg(dir.path().join("state.json"))

@@ -154,13 +154,22 @@ async fn a_three_hour_scenario_mails_each_episode_once_reminds_and_resolves() {
             (146, ScaleFailed, Resolved),
         ]
     );
-    let subjects: Vec<String> = s.world.notifier.sent().into_iter().map(|n| n.subject).collect();
+    let subjects: Vec<String> = s
+        .world
+        .notifier
+        .sent()
+        .into_iter()
+        .map(|n| n.subject)
+        .collect();
     assert_eq!(subjects[1], "[dynopilot] shop web needs 14 > max 10");
     assert_eq!(
         subjects[4],
         "[dynopilot] shop web needs 14 > max 10 (since 2026-01-05 09:30Z)"
     );
-    assert_eq!(subjects[5], "[dynopilot] shop web RESOLVED: needs above max");
+    assert_eq!(
+        subjects[5],
+        "[dynopilot] shop web RESOLVED: needs above max"
+    );
     assert_eq!(
         subjects[0],
         "[dynopilot] shop web input queue failing for 10m: unavailable"
@@ -172,7 +181,11 @@ async fn a_three_hour_scenario_mails_each_episode_once_reminds_and_resolves() {
     );
     // Every episode is closed: nothing left in the stored marks.
     let stored = s.world.store.snapshot("shop#web").expect("saved");
-    assert!(stored.value.notifications.is_empty(), "{:?}", stored.value.notifications);
+    assert!(
+        stored.value.notifications.is_empty(),
+        "{:?}",
+        stored.value.notifications
+    );
     assert_eq!(s.world.scaler.quantity("shop", "web"), Some(5));
 }
 
@@ -196,7 +209,8 @@ per_dyno = 100
 "#;
 
 #[tokio::test]
-async fn a_heroku_422_every_minute_for_ten_minutes_mails_once_then_resolved_once_a_scale_succeeds() {
+async fn a_heroku_422_every_minute_for_ten_minutes_mails_once_then_resolved_once_a_scale_succeeds()
+{
     // GIVEN load asking for 8 dynos and Heroku refusing every scale for 10 minutes
     let s = scenario(ONE);
     s.load.set([Ok(742.0)]);
@@ -216,7 +230,9 @@ async fn a_heroku_422_every_minute_for_ten_minutes_mails_once_then_resolved_once
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].kind, NotificationKind::ScaleFailed);
     assert_eq!(sent[0].phase, Phase::Opened);
-    assert!(sent[0].body.contains("Cannot update to more than 3 Standard-1X dynos"));
+    assert!(sent[0]
+        .body
+        .contains("Cannot update to more than 3 Standard-1X dynos"));
     assert!(sent[0].body.contains("Failing since: 2026-01-05 09:00Z"));
     // AND once Heroku accepts, one resolved mail
     let report = s
@@ -229,7 +245,10 @@ async fn a_heroku_422_every_minute_for_ten_minutes_mails_once_then_resolved_once
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1].kind, NotificationKind::ScaleFailed);
     assert_eq!(sent[1].phase, Phase::Resolved);
-    assert_eq!(sent[1].subject, "[dynopilot] shop web RESOLVED: scale failed");
+    assert_eq!(
+        sent[1].subject,
+        "[dynopilot] shop web RESOLVED: scale failed"
+    );
     assert!(sent[1].body.contains("after 10m"), "{}", sent[1].body);
 }
 
@@ -242,7 +261,11 @@ async fn a_scale_failure_resolves_when_the_change_is_no_longer_needed() {
     s.world.engine.invoke(&Invocation::at(start())).await;
     // Someone scaled by hand to what the load needs: no scale is needed any more.
     s.world.scaler.set("shop", "web", 8);
-    let report = s.world.engine.invoke(&Invocation::at(start() + minutes(1))).await;
+    let report = s
+        .world
+        .engine
+        .invoke(&Invocation::at(start() + minutes(1)))
+        .await;
     assert_eq!(report.formations[0].outcome, Outcome::Hold);
     let phases: Vec<Phase> = s.world.notifier.sent().iter().map(|n| n.phase).collect();
     assert_eq!(phases, vec![Phase::Opened, Phase::Resolved]);
@@ -282,9 +305,19 @@ async fn every_scale_and_every_measurement_are_events_without_dedupe() {
         ]
     );
     let sent = s.world.notifier.sent();
-    assert_eq!(sent[0].subject, "[dynopilot] shop web 2→8: load: capacity: max 742 over 5m / 100 per dyno = 8");
-    assert_eq!(sent[2].subject, "[dynopilot] shop web measured: 8 dynos, target 8");
-    assert!(sent[2].body.contains("load [ok, asks for 8]"), "{}", sent[2].body);
+    assert_eq!(
+        sent[0].subject,
+        "[dynopilot] shop web 2→8: load: capacity: max 742 over 5m / 100 per dyno = 8"
+    );
+    assert_eq!(
+        sent[2].subject,
+        "[dynopilot] shop web measured: 8 dynos, target 8"
+    );
+    assert!(
+        sent[2].body.contains("load [ok, asks for 8]"),
+        "{}",
+        sent[2].body
+    );
 }
 
 #[tokio::test]
@@ -297,15 +330,26 @@ async fn a_mail_that_was_not_accepted_is_not_marked_sent_and_goes_out_next_run()
     let first = s.world.engine.invoke(&Invocation::at(start())).await;
     assert_eq!(first.formations[0].errors[0].stage, "notify");
     let stored = s.world.store.snapshot("shop#web").expect("saved");
-    assert_eq!(stored.value.notifications["needs_above_max"].last_sent, None);
+    assert_eq!(
+        stored.value.notifications["needs_above_max"].last_sent,
+        None
+    );
     // WHEN the mail service is back
     s.world.notifier.recover();
-    s.world.engine.invoke(&Invocation::at(start() + minutes(1))).await;
-    s.world.engine.invoke(&Invocation::at(start() + minutes(2))).await;
+    s.world
+        .engine
+        .invoke(&Invocation::at(start() + minutes(1)))
+        .await;
+    s.world
+        .engine
+        .invoke(&Invocation::at(start() + minutes(2)))
+        .await;
     // THEN the opening mail is sent once more, then not again
     let sent = s.world.notifier.sent();
     assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent.iter().all(|n| n.kind == NotificationKind::NeedsAboveMax && n.phase == Phase::Opened));
+    assert!(sent
+        .iter()
+        .all(|n| n.kind == NotificationKind::NeedsAboveMax && n.phase == Phase::Opened));
     let stored = s.world.store.snapshot("shop#web").expect("saved");
     let mark = stored.value.notifications["needs_above_max"];
     assert_eq!(mark.since, start());
@@ -321,10 +365,18 @@ async fn switched_off_kinds_send_nothing_and_defaults_mail_needs_above_max() {
     s.world.engine.invoke(&Invocation::at(start())).await;
     s.load.set([Ok(0.0)]);
     for minute in 1..30 {
-        s.world.engine.invoke(&Invocation::at(start() + minutes(minute))).await;
+        s.world
+            .engine
+            .invoke(&Invocation::at(start() + minutes(minute)))
+            .await;
     }
-    let got: Vec<(NotificationKind, Phase)> =
-        s.world.notifier.sent().iter().map(|n| (n.kind, n.phase)).collect();
+    let got: Vec<(NotificationKind, Phase)> = s
+        .world
+        .notifier
+        .sent()
+        .iter()
+        .map(|n| (n.kind, n.phase))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -341,7 +393,10 @@ fn state_stored_before_notifications_existed_still_loads() {
         serde_json::from_str(old).expect("old state loads");
     assert!(state.notifications.is_empty());
     let again = serde_json::to_string(&state).expect("serializes");
-    assert!(!again.contains("notifications"), "empty marks are not written: {again}");
+    assert!(
+        !again.contains("notifications"),
+        "empty marks are not written: {again}"
+    );
 }
 
 #[test]
@@ -361,7 +416,9 @@ fn bad_notification_settings_are_refused_with_their_field_paths() {
         "[[formations]]",
         "[notifications]\non_quantity_above = true\ntoo_rapid_scales = 0\nrenotify_after = \"10s\"\ninput_failing_after = \"soon\"\non_too_rapid = \"yes\"\n\n[[formations]]",
     );
-    let err = dynopilot::config::parse(&toml).expect_err("refused").to_string();
+    let err = dynopilot::config::parse(&toml)
+        .expect_err("refused")
+        .to_string();
     for field in [
         "notifications.quantity_above",
         "notifications.too_rapid_scales",
