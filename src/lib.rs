@@ -21,7 +21,8 @@
 //!                (pure: which mails a run sends, deduplicated) and their texts.
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
-//!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
+//!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
+//!                heartbeat, report.
 //!   wiring.rs    builds an Engine from a config for local runs.
 //!   bin/         entry points only: `dynopilot` (CLI).
 //! ```

@@ -395,3 +395,211 @@ impl Episodes<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::{parse, Config};
+    use crate::domain::{decide, InputError};
+
+    const TOML: &str = r#"
+[state]
+kind = "memory"
+
+[notifications]
+on_quantity_above = true
+quantity_above = 4
+quantity_above_for = "10m"
+renotify_after = "1h"
+
+[[formations]]
+app = "shop"
+type = "web"
+min = 1
+max = 5
+
+[[formations.inputs]]
+name = "load"
+type = "constant"
+value = 0
+per_dyno = 100
+"#;
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap() + TimeDelta::minutes(minute)
+    }
+
+    fn config() -> Config {
+        parse(TOML).unwrap()
+    }
+
+    /// The plan of a run at `minute` where the load asks for `load / 100` dynos at `current`.
+    fn plan_at(
+        config: &Config,
+        minute: i64,
+        load: f64,
+        current: u32,
+        stored: &BTreeMap<String, EpisodeMark>,
+    ) -> Plan {
+        let f = &config.formations[0];
+        let mut window = Window::default();
+        window
+            .inputs
+            .entry("load".into())
+            .or_default()
+            .record_sample(t(minute), load);
+        let d = decide(
+            &f.policy,
+            &window,
+            current,
+            &ScaleHistory::default(),
+            t(minute),
+        );
+        let facts = Facts {
+            formation: f,
+            decision: Some(&d),
+            window: &window,
+            history: &ScaleHistory::default(),
+            scale: None,
+            now: t(minute),
+        };
+        plan(&config.notifications, &facts, stored)
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(NotificationKind, Phase)> {
+        plan.sends
+            .iter()
+            .map(|o| (o.notification.kind, o.notification.phase))
+            .collect()
+    }
+
+    #[test]
+    fn a_lasting_condition_opens_once_then_reminds_after_renotify_after() {
+        let config = config();
+        let mut marks = BTreeMap::new();
+        let mut sent = Vec::new();
+        for minute in 0..=60 {
+            let plan = plan_at(&config, minute, 900.0, 4, &marks);
+            sent.extend(kinds(&plan).into_iter().map(|k| (minute, k)));
+            marks = plan.marks;
+        }
+        assert_eq!(
+            sent,
+            vec![
+                (0, (NotificationKind::NeedsAboveMax, Phase::Opened)),
+                (60, (NotificationKind::NeedsAboveMax, Phase::Reminder)),
+            ]
+        );
+        assert_eq!(marks["needs_above_max"].since, t(0));
+        assert_eq!(marks["needs_above_max"].last_sent, Some(t(60)));
+    }
+
+    #[test]
+    fn quantity_above_remembers_since_when_and_mails_only_after_the_duration() {
+        let config = config();
+        let mut marks = BTreeMap::new();
+        let mut sent = Vec::new();
+        for minute in 0..=12 {
+            let plan = plan_at(&config, minute, 500.0, 5, &marks);
+            sent.extend(kinds(&plan).into_iter().map(|k| (minute, k)));
+            marks = plan.marks;
+        }
+        assert_eq!(
+            sent,
+            vec![(10, (NotificationKind::QuantityAbove, Phase::Opened))]
+        );
+        // Below the threshold again: resolved, and the mark is gone.
+        let plan = plan_at(&config, 13, 300.0, 3, &marks);
+        assert_eq!(
+            kinds(&plan),
+            vec![(NotificationKind::QuantityAbove, Phase::Resolved)]
+        );
+        assert!(plan.marks.is_empty());
+    }
+
+    #[test]
+    fn a_condition_that_clears_before_its_mail_went_out_resolves_silently() {
+        let config = config();
+        let plan = plan_at(&config, 0, 500.0, 5, &BTreeMap::new());
+        assert!(plan.sends.is_empty());
+        assert!(plan.marks.contains_key("quantity_above"));
+        let plan = plan_at(&config, 1, 300.0, 3, &plan.marks);
+        assert!(plan.sends.is_empty());
+        assert!(plan.marks.is_empty());
+    }
+
+    #[test]
+    fn a_failed_send_keeps_the_episode_due() {
+        let config = config();
+        let mut plan = plan_at(&config, 0, 900.0, 4, &BTreeMap::new());
+        plan.send_failed(0);
+        assert_eq!(
+            plan.marks["needs_above_max"],
+            EpisodeMark {
+                since: t(0),
+                last_sent: None
+            }
+        );
+        let retry = plan_at(&config, 1, 900.0, 4, &plan.marks);
+        assert_eq!(
+            kinds(&retry),
+            vec![(NotificationKind::NeedsAboveMax, Phase::Opened)]
+        );
+        // A resolved mail that fails keeps the episode, so it is resolved next run.
+        let mut resolved = plan_at(&config, 2, 100.0, 4, &retry.marks);
+        assert_eq!(
+            kinds(&resolved),
+            vec![(NotificationKind::NeedsAboveMax, Phase::Resolved)]
+        );
+        resolved.send_failed(0);
+        assert_eq!(resolved.marks, retry.marks);
+    }
+
+    #[test]
+    fn a_switched_off_kind_forgets_its_episode_without_mail() {
+        let mut config = config();
+        let plan = plan_at(&config, 0, 900.0, 4, &BTreeMap::new());
+        config.notifications.on_needs_above_max = false;
+        let plan = plan_at(&config, 1, 900.0, 4, &plan.marks);
+        assert!(plan.sends.is_empty());
+        assert!(!plan.marks.contains_key("needs_above_max"));
+    }
+
+    #[test]
+    fn input_failing_is_one_episode_per_input_keyed_by_its_name() {
+        let config = config();
+        let f = &config.formations[0];
+        let mut window = Window::default();
+        window
+            .inputs
+            .entry("load".into())
+            .or_default()
+            .record_failure(
+                t(0),
+                InputError {
+                    kind: "timeout".into(),
+                    message: "no answer".into(),
+                },
+            );
+        let facts = Facts {
+            formation: f,
+            decision: None,
+            window: &window,
+            history: &ScaleHistory::default(),
+            scale: None,
+            now: t(10),
+        };
+        let plan = plan(&config.notifications, &facts, &BTreeMap::new());
+        assert_eq!(
+            kinds(&plan),
+            vec![(NotificationKind::InputFailing, Phase::Opened)]
+        );
+        assert_eq!(
+            plan.sends[0].notification.subject,
+            "[dynopilot] shop web input load failing for 10m: timeout"
+        );
+        assert!(plan.marks.contains_key("input_failing:load"));
+    }
+}
