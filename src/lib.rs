@@ -17,11 +17,15 @@
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults).
-//!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier.
-//!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
+//!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier;
+//!                episodes (pure: which mails a run sends, deduplicated) and texts.
+//!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
+//!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
+//!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
+//!                heartbeat, report.
 //!   lambda/      the Lambda function: event parsing, cold-start wiring
 //!                (DynamoDB store, SES notifier, SSM secrets), the handler.
-//!   wiring.rs    builds sources and scalers from a config; the local world.
+//!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
 //!
@@ -63,8 +67,10 @@
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod heartbeat;
 pub mod inputs;
 pub mod lambda;
+pub mod metrics;
 pub mod notify;
 pub mod scaler;
 pub mod store;

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, EnvSecrets, ScalerConfig, SecretResolver, StateConfig};
+use crate::config::{Config, EnvSecrets, HeartbeatUrl, ScalerConfig, SecretResolver, StateConfig};
 use crate::engine::Engine;
+use crate::heartbeat::{Heartbeat, HttpHeartbeat};
 use crate::inputs::{BuildContext, MetricSource};
 use crate::notify::ConsoleNotifier;
 use crate::scaler::{HerokuScaler, LocalScaler, MemoryScaler, Scaler};
@@ -80,6 +81,35 @@ pub fn heroku_scaler(
     Ok(Arc::new(scaler))
 }
 
+/// The heartbeat of a config with `[heartbeat]`, its URL resolved when it is a
+/// reference. The Lambda entry point uses this too.
+///
+/// # Errors
+/// When `heartbeat.url` does not resolve or is not an http(s) URL (the message
+/// names the reference, never the URL: it may hold the check's secret id).
+pub fn heartbeat(
+    config: &Config,
+    secrets: &dyn SecretResolver,
+    http: &reqwest::Client,
+) -> Result<Option<Arc<dyn Heartbeat>>, String> {
+    let Some(h) = &config.heartbeat else {
+        return Ok(None);
+    };
+    let url = match &h.url {
+        HeartbeatUrl::Plain(url) => secrecy::SecretString::from(url.clone()),
+        HeartbeatUrl::Secret(reference) => secrets
+            .resolve(reference)
+            .map_err(|e| format!("heartbeat.url: {e}"))?,
+    };
+    let timeout = h
+        .timeout
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(5));
+    let heartbeat = HttpHeartbeat::new(http.clone(), url, h.method, timeout)
+        .map_err(|e| format!("heartbeat.url: {e}"))?;
+    Ok(Some(Arc::new(heartbeat)))
+}
+
 /// Each app's process types at their `min`, the local scaler's starting point.
 fn initial_counts(config: &Config) -> BTreeMap<String, BTreeMap<String, u32>> {
     let mut counts: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
@@ -142,11 +172,16 @@ pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine
             Arc::new(memory_scaler(&config)),
         ),
     };
-    Engine::new(
+    let heartbeat = heartbeat(&config, &EnvSecrets, &http)?;
+    let engine = Engine::new(
         Arc::new(config),
         sources,
         store,
         scaler,
         Arc::new(ConsoleNotifier),
-    )
+    )?;
+    Ok(match heartbeat {
+        Some(h) => engine.with_heartbeat(h),
+        None => engine,
+    })
 }

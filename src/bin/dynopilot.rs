@@ -48,6 +48,10 @@ enum Command {
         /// Decide as of this time (RFC 3339) instead of the clock; with --once only.
         #[arg(long, requires = "once")]
         now: Option<DateTime<Utc>>,
+        /// Also print the CloudWatch Embedded Metric Format lines (stdout, after
+        /// the report or the summary lines), as the Lambda does.
+        #[arg(long)]
+        emf: bool,
     },
 }
 
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             state,
             dry_run,
             now,
+            emf,
         } => {
             let config = match load(config.as_deref()) {
                 Ok(c) => c,
@@ -97,10 +102,11 @@ fn main() -> ExitCode {
                         &engine,
                         now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
                         dry_run,
+                        emf,
                     )
                     .await
                 } else {
-                    run_loop(&engine, every, cycles, dry_run).await
+                    run_loop(&engine, every, cycles, dry_run, emf).await
                 }
             })
         }
@@ -138,7 +144,14 @@ fn failed(report: &Report) -> bool {
         || !report.errors.is_empty()
 }
 
-async fn run_once(engine: &Engine, now: DateTime<Utc>, dry_run: bool) -> ExitCode {
+/// `--emf`: the metric lines the Lambda would print, for trying dimensions locally.
+fn print_emf(engine: &Engine, report: &Report) {
+    for line in dynopilot::metrics::emf_lines(report, &engine.config().metrics) {
+        println!("{line}");
+    }
+}
+
+async fn run_once(engine: &Engine, now: DateTime<Utc>, dry_run: bool, emf: bool) -> ExitCode {
     let invocation = Invocation {
         dry_run,
         ..Invocation::at(now)
@@ -147,6 +160,9 @@ async fn run_once(engine: &Engine, now: DateTime<Utc>, dry_run: bool) -> ExitCod
     match serde_json::to_string_pretty(&report) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("cannot print report: {e}"),
+    }
+    if emf {
+        print_emf(engine, &report);
     }
     if failed(&report) {
         ExitCode::FAILURE
@@ -160,6 +176,7 @@ async fn run_loop(
     every: Duration,
     cycles: Option<u64>,
     dry_run: bool,
+    emf: bool,
 ) -> ExitCode {
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -183,6 +200,9 @@ async fn run_loop(
         }
         for error in &report.errors {
             println!("{} error: {error}", report.now.format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        if emf {
+            print_emf(engine, &report);
         }
         done += 1;
         if cycles.is_some_and(|c| done >= c) {

@@ -76,6 +76,21 @@ pub mod defaults {
     pub const MAX_TREND_WINDOW: TimeDelta = TimeDelta::seconds(6 * 3600);
     pub const HEROKU_BASE_URL: &str = crate::scaler::HEROKU_BASE_URL;
     pub const HEROKU_RETRY_BUDGET: TimeDelta = TimeDelta::seconds(10);
+
+    /// `notifications`: an input failing this long is worth a mail.
+    pub const INPUT_FAILING_AFTER: TimeDelta = TimeDelta::seconds(10 * 60);
+    /// `notifications`: "too rapid" means more than this many scales ...
+    pub const TOO_RAPID_SCALES: u32 = 6;
+    /// ... within this window.
+    pub const TOO_RAPID_WINDOW: TimeDelta = TimeDelta::seconds(60 * 60);
+    /// `notifications`: the quantity must stay above the threshold this long.
+    pub const QUANTITY_ABOVE_FOR: TimeDelta = TimeDelta::seconds(30 * 60);
+    /// `notifications`: a condition that lasts is mailed again at most this often.
+    pub const RENOTIFY_AFTER: TimeDelta = TimeDelta::seconds(6 * 3600);
+    /// `metrics`: the CloudWatch namespace the deploy templates alarm on.
+    pub const METRICS_NAMESPACE: &str = "Dynopilot";
+    /// `heartbeat`: how long one ping may take.
+    pub const HEARTBEAT_TIMEOUT: TimeDelta = TimeDelta::seconds(5);
 }
 
 /// The whole validated config.
@@ -91,6 +106,9 @@ pub struct Config {
     pub state: StateConfig,
     pub scaler: ScalerConfig,
     pub notifications: NotificationConfig,
+    pub metrics: MetricsConfig,
+    /// The dead-man's switch, when configured.
+    pub heartbeat: Option<HeartbeatConfig>,
     pub formations: Vec<FormationConfig>,
 }
 
@@ -133,6 +151,75 @@ pub struct NotificationConfig {
     pub from: Option<String>,
     /// Recipients, for mail notifiers.
     pub to: Vec<String>,
+    /// Mail while the combined estimate is above the `max` in force (default on:
+    /// the cap is costing capacity).
+    pub on_needs_above_max: bool,
+    /// Mail while the combined estimate is below the `min` in force (default off).
+    pub on_needs_below_min: bool,
+    /// Mail when an input has failed for [`Self::input_failing_after`] (default on).
+    pub on_input_failing: bool,
+    pub input_failing_after: TimeDelta,
+    /// Mail when more than `too_rapid_scales` scales happen within
+    /// `too_rapid_window` (default off): a flapping policy.
+    pub on_too_rapid: bool,
+    pub too_rapid_scales: u32,
+    pub too_rapid_window: TimeDelta,
+    /// HireFire's alert: the quantity stayed above `quantity_above` for
+    /// `quantity_above_for` (default off).
+    pub on_quantity_above: bool,
+    pub quantity_above: u32,
+    pub quantity_above_for: TimeDelta,
+    /// Debug: one mail per formation per invocation with the inputs (default off).
+    pub on_measurement: bool,
+    /// While a condition lasts, remind at most this often.
+    pub renotify_after: TimeDelta,
+}
+
+/// `[metrics]`: CloudWatch Embedded Metric Format lines per invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Print EMF lines at all (default on; free unless CloudWatch Logs is not used).
+    pub enabled: bool,
+    /// CloudWatch namespace (default `Dynopilot`, which the deploy templates use).
+    pub namespace: String,
+    /// Dimension name carrying the formation's name (default `Formation`).
+    pub formation_dimension: String,
+    /// Dimension name carrying the input's name (default `Input`).
+    pub input_dimension: String,
+}
+
+/// `[heartbeat]`: a URL pinged after each successful invocation, so a
+/// healthchecks.io-style monitor notices when the autoscaler stops running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatConfig {
+    pub url: HeartbeatUrl,
+    pub method: HeartbeatMethod,
+    pub timeout: TimeDelta,
+}
+
+/// Where the heartbeat goes. A ping URL often embeds its check's secret id, so
+/// it may also be a secret reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeartbeatUrl {
+    /// Written in the config (only `https://`, or `http://` for local tests).
+    Plain(String),
+    /// `env:NAME` or `ssm:/path`: resolved like the other secrets.
+    Secret(SecretRef),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatMethod {
+    Get,
+    Post,
+}
+
+impl HeartbeatMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
 }
 
 /// One Heroku process type and how to scale it.
@@ -232,6 +319,8 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let state = read_state(top);
     let scaler = read_scaler(top);
     let notifications = read_notifications(top);
+    let metrics = read_metrics(top);
+    let heartbeat = read_heartbeat(top);
 
     let mut formations = Vec::new();
     let has_formations = top.has("formations");
@@ -277,6 +366,8 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         state: state?,
         scaler: scaler?,
         notifications: notifications?,
+        metrics: metrics?,
+        heartbeat: heartbeat?,
         formations,
     })
 }
@@ -411,17 +502,73 @@ fn read_notifications(top: &mut Fields) -> Option<NotificationConfig> {
         on_scale_failed: true,
         from: None,
         to: Vec::new(),
+        on_needs_above_max: true,
+        on_needs_below_min: false,
+        on_input_failing: true,
+        input_failing_after: defaults::INPUT_FAILING_AFTER,
+        on_too_rapid: false,
+        too_rapid_scales: defaults::TOO_RAPID_SCALES,
+        too_rapid_window: defaults::TOO_RAPID_WINDOW,
+        on_quantity_above: false,
+        quantity_above: 0,
+        quantity_above_for: defaults::QUANTITY_ABOVE_FOR,
+        on_measurement: false,
+        renotify_after: defaults::RENOTIFY_AFTER,
     };
     let present = top.has("notifications");
     let Some(mut t) = top.opt_table("notifications") else {
         return (!present).then_some(default);
     };
+    let quantity_above_set = t.has("quantity_above");
     let config = NotificationConfig {
         on_scale: t.bool_or("on_scale", default.on_scale),
         on_scale_failed: t.bool_or("on_scale_failed", default.on_scale_failed),
         from: t.opt_str("from"),
         to: t.opt_str_list("to").unwrap_or_default(),
+        on_needs_above_max: t.bool_or("on_needs_above_max", default.on_needs_above_max),
+        on_needs_below_min: t.bool_or("on_needs_below_min", default.on_needs_below_min),
+        on_input_failing: t.bool_or("on_input_failing", default.on_input_failing),
+        input_failing_after: t.duration_or("input_failing_after", default.input_failing_after),
+        on_too_rapid: t.bool_or("on_too_rapid", default.on_too_rapid),
+        too_rapid_scales: t
+            .opt_count("too_rapid_scales")
+            .unwrap_or(default.too_rapid_scales),
+        too_rapid_window: t.duration_or("too_rapid_window", default.too_rapid_window),
+        on_quantity_above: t.bool_or("on_quantity_above", default.on_quantity_above),
+        quantity_above: t
+            .opt_count("quantity_above")
+            .unwrap_or(default.quantity_above),
+        quantity_above_for: t.duration_or("quantity_above_for", default.quantity_above_for),
+        on_measurement: t.bool_or("on_measurement", default.on_measurement),
+        renotify_after: t.duration_or("renotify_after", default.renotify_after),
     };
+    if config.on_quantity_above && !quantity_above_set {
+        t.error(
+            "quantity_above",
+            "is required when on_quantity_above = true (the dyno count to alert above)",
+        );
+    }
+    // The history keeps MAX_SCALE_EVENTS scales: a larger count could never be seen.
+    if config.too_rapid_scales == 0
+        || config.too_rapid_scales as usize >= crate::domain::MAX_SCALE_EVENTS
+    {
+        t.error(
+            "too_rapid_scales",
+            format!(
+                "must be between 1 and {} (the stored scale history's length)",
+                crate::domain::MAX_SCALE_EVENTS - 1
+            ),
+        );
+    }
+    if config.on_too_rapid && config.too_rapid_window <= TimeDelta::zero() {
+        t.error("too_rapid_window", "must be > 0");
+    }
+    if config.renotify_after < TimeDelta::minutes(1) {
+        t.error(
+            "renotify_after",
+            "must be at least 1m (one scheduled run), or reminders would go out every run",
+        );
+    }
     for (i, to) in config.to.iter().enumerate() {
         if !to.contains('@') {
             t.error(
@@ -437,6 +584,125 @@ fn read_notifications(top: &mut Fields) -> Option<NotificationConfig> {
     }
     t.finish();
     Some(config)
+}
+
+fn read_metrics(top: &mut Fields) -> Option<MetricsConfig> {
+    let default = MetricsConfig {
+        enabled: true,
+        namespace: defaults::METRICS_NAMESPACE.to_string(),
+        formation_dimension: "Formation".to_string(),
+        input_dimension: "Input".to_string(),
+    };
+    let present = top.has("metrics");
+    let Some(mut t) = top.opt_table("metrics") else {
+        return (!present).then_some(default);
+    };
+    let config = MetricsConfig {
+        enabled: t.bool_or("enabled", default.enabled),
+        namespace: t.opt_str("namespace").unwrap_or(default.namespace),
+        formation_dimension: t
+            .opt_str("formation_dimension")
+            .unwrap_or(default.formation_dimension),
+        input_dimension: t
+            .opt_str("input_dimension")
+            .unwrap_or(default.input_dimension),
+    };
+    // CloudWatch: namespaces are 1..=255 of [0-9A-Za-z.-_/#:] and may not
+    // start with "AWS/"; dimension names are 1..=255 ASCII without a leading ':'.
+    let namespace_ok = (1..=255).contains(&config.namespace.len())
+        && config
+            .namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c))
+        && !config.namespace.starts_with("AWS/");
+    if !namespace_ok {
+        t.error(
+            "namespace",
+            format!(
+                "{:?} is not a CloudWatch namespace (1-255 of letters, digits and . - _ / # : space; not AWS/...)",
+                config.namespace
+            ),
+        );
+    }
+    for (key, name) in [
+        ("formation_dimension", &config.formation_dimension),
+        ("input_dimension", &config.input_dimension),
+    ] {
+        let ok = (1..=255).contains(&name.len())
+            && name.is_ascii()
+            && !name.starts_with(':')
+            && ![
+                "_aws",
+                "Target",
+                "Current",
+                "ScaleEvents",
+                "InputValue",
+                "InputEstimate",
+                "Decisions",
+            ]
+            .contains(&name.as_str());
+        if !ok {
+            t.error(
+                key,
+                format!("{name:?} is not a usable dimension name (1-255 ASCII, not a metric name)"),
+            );
+        }
+    }
+    if config.formation_dimension == config.input_dimension {
+        t.error("input_dimension", "must differ from formation_dimension");
+    }
+    t.finish();
+    Some(config)
+}
+
+fn read_heartbeat(top: &mut Fields) -> Option<Option<HeartbeatConfig>> {
+    let present = top.has("heartbeat");
+    let Some(mut t) = top.opt_table("heartbeat") else {
+        return (!present).then_some(None);
+    };
+    let url = t.req_str("url").and_then(|text| {
+        if text.starts_with("env:") || text.starts_with("ssm:") {
+            match SecretRef::parse(&text) {
+                Ok(r) => Some(HeartbeatUrl::Secret(r)),
+                Err(e) => {
+                    t.error("url", e);
+                    None
+                }
+            }
+        } else if reqwest::Url::parse(&text)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        {
+            Some(HeartbeatUrl::Plain(text))
+        } else {
+            t.error(
+                "url",
+                "must be an https:// URL, or a reference \"env:NAME\" / \"ssm:/path\" holding one",
+            );
+            None
+        }
+    });
+    let method = match t.opt_str("method").as_deref() {
+        None => Some(HeartbeatMethod::Get),
+        Some(m) if m.eq_ignore_ascii_case("GET") => Some(HeartbeatMethod::Get),
+        Some(m) if m.eq_ignore_ascii_case("POST") => Some(HeartbeatMethod::Post),
+        Some(m) => {
+            t.error("method", format!("{m:?}: must be \"GET\" or \"POST\""));
+            None
+        }
+    };
+    let timeout = t.duration_or("timeout", defaults::HEARTBEAT_TIMEOUT);
+    if timeout <= TimeDelta::zero() || timeout > TimeDelta::seconds(30) {
+        t.error(
+            "timeout",
+            "must be > 0 and at most 30s (it runs inside the invocation)",
+        );
+    }
+    t.finish();
+    Some(Some(HeartbeatConfig {
+        url: url?,
+        method: method?,
+        timeout,
+    }))
 }
 
 /// Heroku app names: `^[a-z][a-z0-9-]{1,28}[a-z0-9]$`, or an app UUID.
@@ -1061,7 +1327,37 @@ impl Config {
                 "on_scale_failed": self.notifications.on_scale_failed,
                 "from": self.notifications.from,
                 "to": self.notifications.to,
+                "on_needs_above_max": self.notifications.on_needs_above_max,
+                "on_needs_below_min": self.notifications.on_needs_below_min,
+                "on_input_failing": self.notifications.on_input_failing,
+                "input_failing_after_s": secs(self.notifications.input_failing_after),
+                "on_too_rapid": self.notifications.on_too_rapid,
+                "too_rapid_scales": self.notifications.too_rapid_scales,
+                "too_rapid_window_s": secs(self.notifications.too_rapid_window),
+                "on_quantity_above": self.notifications.on_quantity_above,
+                "quantity_above": self.notifications.quantity_above,
+                "quantity_above_for_s": secs(self.notifications.quantity_above_for),
+                "on_measurement": self.notifications.on_measurement,
+                "renotify_after_s": secs(self.notifications.renotify_after),
             },
+            "metrics": {
+                "enabled": self.metrics.enabled,
+                "namespace": self.metrics.namespace,
+                "formation_dimension": self.metrics.formation_dimension,
+                "input_dimension": self.metrics.input_dimension,
+            },
+            "heartbeat": self.heartbeat.as_ref().map(|h| json!({
+                // A plain URL may carry the check's secret id: show only its host.
+                "url": match &h.url {
+                    HeartbeatUrl::Plain(u) => reqwest::Url::parse(u)
+                        .ok()
+                        .and_then(|u| u.host_str().map(|h| format!("{}://{h}/...", u.scheme())))
+                        .unwrap_or_default(),
+                    HeartbeatUrl::Secret(r) => r.describe(),
+                },
+                "method": h.method.as_str(),
+                "timeout_s": secs(h.timeout),
+            })),
             "formations": self.formations.iter().map(|f| {
                 let p = &f.policy;
                 json!({

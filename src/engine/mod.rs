@@ -13,15 +13,21 @@
 //! 4. **settle** a pending scale left by an invocation that stopped between
 //!    "claimed" and "recorded": the platform's count tells whether it happened;
 //! 5. **decide** (pure, [`crate::domain::decide`]);
-//! 6. no scale needed (hold, dry run, paused): **save** once, conditional on the
-//!    version read — done. Otherwise:
+//! 6. no scale needed (hold, dry run, paused): **notify** (see below), then
+//!    **save** once, conditional on the version read — done. Otherwise:
 //! 7. **claim**: save the new state with the intended scale as `pending`,
 //!    conditional on the version read. Of two overlapping invocations only one
 //!    can win this write; the other reports "lost the race" and does nothing;
 //! 8. **scale**: one batch call per app for the claimed formations;
-//! 9. **record**: save the scale (or its failure) and clear `pending`,
-//!    conditional on the claim's version;
-//! 10. **notify**, never letting a failed notification undo anything.
+//! 9. **notify** about the outcome, then **record**: save the scale (or its
+//!    failure) and clear `pending`, conditional on the claim's version;
+//! 10. **heartbeat**: ping the dead-man's switch when no formation failed.
+//!
+//! Notifications are deduplicated into episodes ([`crate::notify::episodes`]);
+//! their marks ride in the write the formation gets anyway, so mails are sent
+//! just before that write and a send that fails is not marked sent (the next run
+//! retries it). A failed send never blocks scaling or saving. The price: when
+//! that write then loses a race, the winner may mail the same episode again.
 //!
 //! A crash after 7 leaves `pending` stored. The next invocation (once the claim
 //! is older than [`CLAIM_TIMEOUT`], so a claim still in flight is never
@@ -30,7 +36,6 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
-mod messages;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,14 +49,16 @@ use tracing::{info, warn, Instrument};
 
 use crate::config::{Config, FormationConfig};
 use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
+use crate::heartbeat::Heartbeat;
 use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
-use crate::notify::{Notification, Notifier};
+use crate::notify::episodes::{self, Facts, ScaleAttempt};
+use crate::notify::Notifier;
 use crate::scaler::{QuantityChange, ScaleError, Scaler};
 use crate::store::{
     DecisionRecord, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
 };
 
-pub use report::{FormationReport, InputReport, Outcome, Report, StageError};
+pub use report::{FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError};
 
 /// How long a claimed scale is trusted to be in flight. Longer than the Lambda
 /// timeout, so a claim older than this belongs to an invocation that stopped.
@@ -94,6 +101,8 @@ pub struct Engine {
     store: Arc<dyn StateStore>,
     scaler: Arc<dyn Scaler>,
     notifier: Arc<dyn Notifier>,
+    /// The dead-man's switch, when configured.
+    heartbeat: Option<Arc<dyn Heartbeat>>,
 }
 
 /// A formation's work in progress through the steps.
@@ -112,6 +121,8 @@ struct Work<'a> {
     live: bool,
     /// Notes for the report (settled claims, pause).
     notes: Vec<String>,
+    /// What this invocation's scale call did, if it made one.
+    scale: Option<ScaleAttempt>,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -166,7 +177,15 @@ impl Engine {
             store,
             scaler,
             notifier,
+            heartbeat: None,
         })
+    }
+
+    /// Ping `heartbeat` after each invocation in which no formation failed.
+    #[must_use]
+    pub fn with_heartbeat(mut self, heartbeat: Arc<dyn Heartbeat>) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -208,16 +227,19 @@ impl Engine {
                 w.state.last_event.clone_from(&invocation.event_id);
             }
             let claimed = self.claim(&mut work, now, dry_run).await;
-            let notifications = self.scale(&mut work, &claimed, now).await;
+            self.scale(&mut work, &claimed, now).await;
+            self.notify(&mut work, &claimed, now).await;
             self.record(&mut work, &claimed, now).await;
-            self.notify(&mut work, notifications).await;
-            Report {
+            let mut report = Report {
                 now,
                 event_id: invocation.event_id.clone(),
                 dry_run,
                 formations: work.iter().map(|w| self.report(w)).collect(),
                 errors,
-            }
+                heartbeat: None,
+            };
+            report.heartbeat = self.ping(&report).await;
+            report
         }
         .instrument(span)
         .await
@@ -261,6 +283,7 @@ impl Engine {
                     errors: Vec::new(),
                     live: true,
                     notes: Vec::new(),
+                    scale: None,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -425,6 +448,13 @@ impl Engine {
             }
             prune(w, now);
         }
+        let unclaimed: Vec<usize> = work
+            .iter()
+            .enumerate()
+            .filter(|(i, w)| w.live && !claims.contains(i))
+            .map(|(i, _)| i)
+            .collect();
+        self.notify(work, &unclaimed, now).await;
         let live: Vec<usize> = work
             .iter()
             .enumerate()
@@ -465,12 +495,7 @@ impl Engine {
     }
 
     /// Step 8: one batch scale per app, for the claimed formations.
-    async fn scale(
-        &self,
-        work: &mut [Work<'_>],
-        claimed: &[usize],
-        now: DateTime<Utc>,
-    ) -> Vec<(usize, Notification)> {
+    async fn scale(&self, work: &mut [Work<'_>], claimed: &[usize], now: DateTime<Utc>) {
         let mut by_app: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for &i in claimed {
             by_app
@@ -492,7 +517,6 @@ impl Engine {
             async move { self.scaler.scale(app, &changes).await }
         });
         let results = join_all(calls).await;
-        let mut notifications = Vec::new();
         for ((_, members), result) in by_app.iter().zip(results) {
             for &i in members {
                 let w = &mut work[i];
@@ -514,22 +538,17 @@ impl Engine {
                             to: d.target,
                         });
                         w.state.record_decision(now, &d, true);
-                        if self.config.notifications.on_scale {
-                            notifications.push((i, messages::scaled(w.config, &d)));
-                        }
+                        w.scale = Some(ScaleAttempt::Succeeded);
                     }
                     Err(e) => {
                         warn!(formation = %w.config.name, error = %e, "scale failed");
                         w.state.record_decision(now, &d, false);
                         w.fail("scale", e.kind.as_str().into(), e.message.clone());
-                        if self.config.notifications.on_scale_failed {
-                            notifications.push((i, messages::scale_failed(w.config, &d, e)));
-                        }
+                        w.scale = Some(ScaleAttempt::Failed(e.clone()));
                     }
                 }
             }
         }
-        notifications
     }
 
     /// Step 9: record what the scale did, conditional on the claim's version.
@@ -558,18 +577,72 @@ impl Engine {
         }
     }
 
-    /// Step 10.
-    async fn notify(&self, work: &mut [Work<'_>], notifications: Vec<(usize, Notification)>) {
-        let sends = notifications.iter().map(|(_, n)| self.notifier.send(n));
-        let results = join_all(sends).await;
-        for ((i, _), result) in notifications.iter().zip(results) {
-            if let Err(e) = result {
-                warn!(formation = %work[*i].config.name, error = %e, "notification failed");
-                work[*i].errors.push(StageError {
-                    stage: "notify",
-                    kind: "send_failed".into(),
-                    message: e.to_string(),
-                });
+    /// Decide the selected formations' notifications (episodes against their
+    /// stored marks), send them, and keep the marks in the state about to be
+    /// written: a send that failed is not marked sent.
+    async fn notify(&self, work: &mut [Work<'_>], selected: &[usize], now: DateTime<Utc>) {
+        let mut plans: Vec<(usize, episodes::Plan)> = selected
+            .iter()
+            .map(|&i| {
+                let w = &work[i];
+                let facts = Facts {
+                    formation: w.config,
+                    decision: w.decision.as_ref(),
+                    window: &w.state.window,
+                    history: &w.state.history,
+                    scale: w.scale.as_ref(),
+                    now,
+                };
+                (
+                    i,
+                    episodes::plan(&self.config.notifications, &facts, &w.state.notifications),
+                )
+            })
+            .collect();
+        let sends = plans.iter().flat_map(|(_, plan)| {
+            plan.sends
+                .iter()
+                .map(|out| self.notifier.send(&out.notification))
+        });
+        let mut results = join_all(sends).await.into_iter();
+        for (i, plan) in &mut plans {
+            let w = &mut work[*i];
+            for index in 0..plan.sends.len() {
+                if let Some(Err(e)) = results.next() {
+                    let kind = plan.sends[index].notification.kind.as_str();
+                    warn!(formation = %w.config.name, kind, error = %e, "notification failed");
+                    w.errors.push(StageError {
+                        stage: "notify",
+                        kind: "send_failed".into(),
+                        message: format!("{kind}: {e}"),
+                    });
+                    plan.send_failed(index);
+                }
+            }
+            w.state.notifications = std::mem::take(&mut plan.marks);
+        }
+    }
+
+    /// Step 10: the dead-man's switch, only after a run in which nothing failed.
+    async fn ping(&self, report: &Report) -> Option<HeartbeatReport> {
+        let heartbeat = self.heartbeat.as_ref()?;
+        if !report.succeeded() {
+            return Some(HeartbeatReport {
+                sent: false,
+                error: None,
+            });
+        }
+        match heartbeat.ping().await {
+            Ok(()) => Some(HeartbeatReport {
+                sent: true,
+                error: None,
+            }),
+            Err(e) => {
+                warn!(error = %e, "heartbeat ping failed");
+                Some(HeartbeatReport {
+                    sent: false,
+                    error: Some(e.to_string()),
+                })
             }
         }
     }

@@ -21,6 +21,28 @@ pub struct Report {
     /// Problems not tied to one formation (e.g. an unknown name in a filter).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The dead-man's switch ping, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatReport>,
+}
+
+impl Report {
+    /// No formation failed and no invocation-level error: what the heartbeat
+    /// and the `Decisions` metric (the deploy templates' dead-man alarm) count.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty() && !self.formations.iter().any(|f| f.outcome == Outcome::Failed)
+    }
+}
+
+/// What happened to the heartbeat ping. A failed ping never fails the invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeartbeatReport {
+    /// Whether the ping was sent and answered with a 2xx (false after a run
+    /// with a failed formation: then it is deliberately not sent).
+    pub sent: bool,
+    /// Why the ping failed (no URL in it: it may hold the check's secret id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What happened to one formation.

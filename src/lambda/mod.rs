@@ -47,6 +47,8 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 /// Everything built at cold start.
 pub struct Function {
     engine: Engine,
+    /// Where the EMF lines go (namespace and dimension names).
+    metrics: crate::config::MetricsConfig,
 }
 
 /// Read the config text from the environment.
@@ -73,7 +75,12 @@ impl Function {
     /// A message naming what is missing or invalid (never a secret value).
     pub async fn cold_start() -> Result<Self, String> {
         let text = config_text()?;
-        let config = config::parse(&text).map_err(|e| e.to_string())?;
+        let mut config = config::parse(&text).map_err(|e| e.to_string())?;
+        if let Ok(namespace) = std::env::var("DYNOPILOT_METRICS_NAMESPACE") {
+            if !namespace.trim().is_empty() {
+                config.metrics.namespace = namespace;
+            }
+        }
         let aws = aws_config::load_from_env().await;
         let ssm = aws_sdk_ssm::Client::new(&aws);
         let secrets = SsmSecrets::load(&ssm, &config::secret_references(&text)).await?;
@@ -120,8 +127,13 @@ impl Function {
                 Arc::new(wiring::memory_scaler(&config))
             }
         };
-        let engine = Engine::new(Arc::new(config), sources, store, scaler, notifier)?;
-        Ok(Self { engine })
+        let heartbeat = wiring::heartbeat(&config, secrets, &http)?;
+        let metrics = config.metrics.clone();
+        let mut engine = Engine::new(Arc::new(config), sources, store, scaler, notifier)?;
+        if let Some(heartbeat) = heartbeat {
+            engine = engine.with_heartbeat(heartbeat);
+        }
+        Ok(Self { engine, metrics })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -184,6 +196,11 @@ impl Function {
 
     async fn run(&self, invocation: &Invocation) -> Value {
         let report = self.engine.invoke(invocation).await;
+        // CloudWatch turns these stdout lines into metrics (Embedded Metric
+        // Format): free dashboards and alarms, no PutMetricData permission.
+        for line in crate::metrics::emf_lines(&report, &self.metrics) {
+            println!("{line}");
+        }
         for f in &report.formations {
             tracing::info!(
                 formation = %f.name,

@@ -13,6 +13,7 @@ impl Notifier for ConsoleNotifier {
         tracing::info!(
             target: "dynopilot::notification",
             kind = ?n.kind,
+            phase = ?n.phase,
             formation = %n.formation,
             subject = %n.subject,
             body = %n.body,

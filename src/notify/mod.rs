@@ -4,6 +4,8 @@
 //! saving state: the autoscaler's job is the dynos, the mail is a courtesy.
 
 mod console;
+pub mod episodes;
+mod messages;
 mod recording;
 mod ses;
 
@@ -20,14 +22,57 @@ pub use ses::SesNotifier;
 pub enum NotificationKind {
     /// A scale was made.
     Scaled,
-    /// A scale call failed.
+    /// A scale call failed (an episode until a scale succeeds or is no longer needed).
     ScaleFailed,
+    /// The combined estimate is above the `max` in force.
+    NeedsAboveMax,
+    /// The combined estimate is below the `min` in force.
+    NeedsBelowMin,
+    /// An input has failed for longer than `input_failing_after`.
+    InputFailing,
+    /// More than `too_rapid_scales` scales within `too_rapid_window`.
+    TooRapid,
+    /// The quantity stayed above `quantity_above` for `quantity_above_for`.
+    QuantityAbove,
+    /// Debug: what was measured in one invocation.
+    Measurement,
+}
+
+impl NotificationKind {
+    /// Stable label, also the episode key's prefix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scaled => "scaled",
+            Self::ScaleFailed => "scale_failed",
+            Self::NeedsAboveMax => "needs_above_max",
+            Self::NeedsBelowMin => "needs_below_min",
+            Self::InputFailing => "input_failing",
+            Self::TooRapid => "too_rapid",
+            Self::QuantityAbove => "quantity_above",
+            Self::Measurement => "measurement",
+        }
+    }
+}
+
+/// Where a notification stands in its episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// A one-off event (a scale, a measurement): no episode.
+    Event,
+    /// The first mail of an episode.
+    Opened,
+    /// The condition still holds after `renotify_after`.
+    Reminder,
+    /// The condition cleared.
+    Resolved,
 }
 
 /// A message ready to send. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
     pub kind: NotificationKind,
+    pub phase: Phase,
     /// The formation's name.
     pub formation: String,
     /// Says what happened at a glance, e.g. `[dynopilot] myapp web 2→5: ...`.

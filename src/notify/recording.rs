@@ -31,6 +31,15 @@ impl RecordingNotifier {
     }
 }
 
+impl RecordingNotifier {
+    /// Make later sends succeed again.
+    pub fn recover(&self) {
+        if let Ok(mut f) = self.failing.lock() {
+            *f = None;
+        }
+    }
+}
+
 #[async_trait]
 impl Notifier for RecordingNotifier {
     async fn send(&self, n: &Notification) -> Result<(), NotifyError> {

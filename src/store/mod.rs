@@ -9,6 +9,8 @@ mod dynamodb;
 mod file;
 mod memory;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,23 @@ pub struct FormationState {
     /// Maintenance mode: scheduled runs decide and report but do not scale until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_until: Option<DateTime<Utc>>,
+    /// Open notification episodes by key (`needs_above_max`, `input_failing:rpm`,
+    /// ...): one mail per episode, not one per minute. At most one entry per
+    /// notification kind and configured input, so it stays small.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notifications: BTreeMap<String, EpisodeMark>,
+}
+
+/// One notification episode: a condition that holds (or is building up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeMark {
+    /// When the condition began (for "quantity above": when the count first
+    /// went above the threshold, so the duration survives between invocations).
+    pub since: DateTime<Utc>,
+    /// When the newest mail about it was accepted; `None`: none yet (not long
+    /// enough, or the send failed and is retried on the next run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent: Option<DateTime<Utc>>,
 }
 
 /// A claimed scale: what an invocation is about to ask the platform for.

@@ -398,6 +398,13 @@ mod http_fakes {
     /// Capture every event and span (TRACE and up, span fields included) of the
     /// current thread; a `#[tokio::test]` runtime runs on that one thread.
     pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+        // tracing caches each callsite's interest process-wide. While exactly one
+        // dispatcher is registered, a callsite first reached by a sibling test's
+        // thread (which has no subscriber) is cached as "never" and this capture
+        // misses it. A second dispatcher that lives forever makes tracing union
+        // the interest of all dispatchers instead (tokio-rs/tracing#3611).
+        static ANCHOR: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        ANCHOR.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
         let buffer = LogBuffer::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(buffer.clone())

@@ -402,7 +402,7 @@ async fn a_422_above_the_dyno_limit_says_so_plainly() {
 }
 
 #[tokio::test]
-async fn a_rejected_scale_sends_one_scale_failed_notification_per_invocation_and_keeps_the_count() {
+async fn a_rejected_scale_sends_one_scale_failed_notification_per_episode_and_keeps_the_count() {
     let server = MockServer::start().await;
     list_formation()
         .respond_with(ok(json!([formation("web", 2)])))
@@ -452,11 +452,11 @@ per_dyno = 100
         sent[0].body
     );
 
-    // The next minute tries again and notifies again: one per invocation
-    // (de-duplicating across minutes is the notifier's job, not the scaler's).
+    // The next minute tries again; the failure is the same episode, so no
+    // second mail (see tests/it/notifications.rs for the whole episode).
     let next = wired.run(at(10, 1)).await;
     assert_eq!(next.formations[0].outcome, Outcome::Failed);
-    assert_eq!(wired.notifier.sent().len(), 2);
+    assert_eq!(wired.notifier.sent().len(), 1);
 }
 
 #[tokio::test]
