@@ -73,5 +73,6 @@ pub mod lambda;
 pub mod metrics;
 pub mod notify;
 pub mod scaler;
+mod sdk;
 pub mod store;
 pub mod wiring;

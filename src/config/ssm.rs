@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+use crate::sdk::sdk_message;
 use aws_sdk_ssm::Client;
 use secrecy::SecretString;
 
@@ -92,17 +92,4 @@ pub fn secret_references(text: &str) -> Vec<SecretRef> {
         table.values().for_each(|v| walk(v, &mut out));
     }
     out
-}
-
-/// An SDK error as one short line: the service's code and message when it
-/// answered, else the transport problem with its causes.
-fn sdk_message<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.code() {
-        Some(code) => format!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => DisplayErrorContext(e).to_string(),
-    }
 }

@@ -4,8 +4,8 @@
 //! sandbox every recipient must be verified too. A rejected or failed send is
 //! returned as [`NotifyError`]; the engine logs it and carries on.
 
+use crate::sdk::sdk_message;
 use async_trait::async_trait;
-use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
@@ -58,18 +58,5 @@ impl Notifier for SesNotifier {
             .map_err(|e| NotifyError(format!("SES SendEmail failed: {}", sdk_message(&e))))?;
         tracing::info!(message_id = out.message_id.as_deref().unwrap_or("-"), subject = %n.subject, "mail sent");
         Ok(())
-    }
-}
-
-/// An SDK error as one short line: the service's code and message when it
-/// answered, else the transport problem with its causes.
-fn sdk_message<E, R>(e: &aws_sdk_sesv2::error::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.code() {
-        Some(code) => format!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => DisplayErrorContext(e).to_string(),
     }
 }

@@ -18,8 +18,8 @@
 //! removed from the config: DynamoDB may keep expired items for days, so the
 //! window is always pruned by timestamp in code, never by TTL.
 
+use crate::sdk::sdk_message;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -176,18 +176,5 @@ impl StateStore for DynamoDbStateStore {
                 }
             }
         }
-    }
-}
-
-/// An SDK error as one short line: the service's code and message when it
-/// answered, else the transport problem with its causes.
-fn sdk_message<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.code() {
-        Some(code) => format!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => DisplayErrorContext(e).to_string(),
     }
 }
