@@ -19,6 +19,9 @@
 //!                (counts in the state file) + MemoryScaler (fake with faults).
 //!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier.
 //!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
+//!   simulate/    backtests: replays a load trace (or a synthetic one) through
+//!                the same Engine with a simulated Heroku, minute by minute;
+//!                accounting against the ideal, series CSV and SVG plot.
 //!   wiring.rs    builds an Engine from a config for local runs.
 //!   bin/         entry points only: `dynopilot` (CLI).
 //! ```
@@ -64,5 +67,6 @@ pub mod engine;
 pub mod inputs;
 pub mod notify;
 pub mod scaler;
+pub mod simulate;
 pub mod store;
 pub mod wiring;
