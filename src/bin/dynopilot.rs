@@ -64,7 +64,11 @@ struct SimulateArgs {
     #[arg(long)]
     config: PathBuf,
     /// The load trace: CSV, a header then `timestamp,value` rows, one per minute.
-    #[arg(long, required_unless_present = "synthetic", conflicts_with = "synthetic")]
+    #[arg(
+        long,
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
     trace: Option<PathBuf>,
     /// Instead of --trace, a generated trace: diurnal, spiky or flash.
     #[arg(long, value_parser = ["diurnal", "spiky", "flash"])]
@@ -108,13 +112,20 @@ struct SimulateArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A backtest replays thousands of minutes, outages included: the engine's
+    // per-minute warnings ("poll failed") would drown the report, so simulate
+    // logs errors only unless RUST_LOG asks for more.
+    let default_level = match cli.command {
+        Command::Simulate(_) => "error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Simulate(args) => simulate(&args),
@@ -213,7 +224,12 @@ fn try_simulate(args: &SimulateArgs) -> Result<(), String> {
             let shape = Shape::parse(shape).ok_or_else(|| format!("unknown shape {shape:?}"))?;
             (
                 synthetic::generate(shape, args.days, args.seed),
-                format!("synthetic {} ({} days, seed {})", shape.name(), args.days, args.seed),
+                format!(
+                    "synthetic {} ({} days, seed {})",
+                    shape.name(),
+                    args.days,
+                    args.seed
+                ),
             )
         }
         (None, None) => return Err("give --trace FILE or --synthetic SHAPE".into()),

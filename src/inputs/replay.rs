@@ -58,7 +58,9 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
 impl SourceSpec for ReplaySpec {
     fn build(&self, _: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let trace = Trace::load(&self.file).map_err(|e| format!("file: {e}"))?;
-        let shift = self.starts_at.map_or(TimeDelta::zero(), |at| at - trace.start);
+        let shift = self
+            .starts_at
+            .map_or(TimeDelta::zero(), |at| at - trace.start);
         Ok(Arc::new(ReplaySource::new(Arc::new(trace)).shifted(shift)))
     }
 }

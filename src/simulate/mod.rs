@@ -254,7 +254,11 @@ impl MetricSource for ModelledResponse {
 /// # Errors
 /// [`SimError::Setup`] when the formation cannot be chosen, an input type is
 /// unknown to the simulator, or the trace has fewer than two rows.
-pub fn run(config: Config, trace: Arc<Trace>, options: &SimOptions) -> Result<Simulation, SimError> {
+pub fn run(
+    config: Config,
+    trace: Arc<Trace>,
+    options: &SimOptions,
+) -> Result<Simulation, SimError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -323,12 +327,10 @@ pub async fn run_async(
             Some(Measure::ResponseTime) => Arc::new(ModelledResponse {
                 signals: signals.clone(),
             }),
-            None => {
-                return Err(setup(format!(
-                    "formations[0].inputs[{i}].type: the simulator does not know what {:?} measures",
-                    input.type_name
-                )))
-            }
+            None => return Err(setup(format!(
+                "formations[0].inputs[{i}].type: the simulator does not know what {:?} measures",
+                input.type_name
+            ))),
         };
         sources.push(source);
     }

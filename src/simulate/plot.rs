@@ -130,8 +130,12 @@ pub fn plot_svg(sim: &Simulation, title: &str) -> Result<String, String> {
         let err = |e: DrawingAreaErrorKind<_>| format!("cannot draw the plot: {e}");
         root.fill(&WHITE).map_err(err)?;
         let (head, body) = root.split_vertically(56);
-        head.draw_text(title, &("sans-serif", 22).into_font().color(&BLACK), (70, 6))
-            .map_err(err)?;
+        head.draw_text(
+            title,
+            &("sans-serif", 22).into_font().color(&BLACK),
+            (70, 6),
+        )
+        .map_err(err)?;
         head.draw_text(
             &subtitle,
             &("sans-serif", 15).into_font().color(&RGBColor(80, 80, 80)),

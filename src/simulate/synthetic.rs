@@ -81,7 +81,10 @@ fn day_curve(minute_of_day: f64) -> f64 {
 /// `days` days of `shape`, starting Monday 2026-01-05 00:00 UTC.
 pub fn generate(shape: Shape, days: u32, seed: u64) -> Trace {
     let minutes = days as usize * 1440;
-    let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     let mut rng = Rng(seed ^ (shape as u64 + 1).wrapping_mul(0x5851_F42D_4C95_7F2D));
     let mut values = Vec::with_capacity(minutes);
     // Active bursts/crowds: (start minute, peak, hold minutes).
@@ -164,6 +167,11 @@ mod tests {
         let spiky = generate(Shape::Spiky, 7, 1);
         assert!(peak(&spiky) > 2.0 * mean(&spiky));
         let flash = generate(Shape::Flash, 14, 1);
-        assert!(peak(&flash) > 6.0 * mean(&flash), "{} {}", peak(&flash), mean(&flash));
+        assert!(
+            peak(&flash) > 6.0 * mean(&flash),
+            "{} {}",
+            peak(&flash),
+            mean(&flash)
+        );
     }
 }

@@ -172,8 +172,8 @@ mod tests {
 
     #[test]
     fn a_bad_row_is_reported_with_its_line_number() {
-        let err = Trace::parse("minute,requests\n2026-01-05 10:00,5\n2026-01-05 10:01,-3\n")
-            .unwrap_err();
+        let err =
+            Trace::parse("minute,requests\n2026-01-05 10:00,5\n2026-01-05 10:01,-3\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "trace line 3: \"-3\" is not a load (a number >= 0)"

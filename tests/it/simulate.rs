@@ -84,7 +84,11 @@ fn a_ten_minute_hand_computed_trace_matches_every_accounting_figure() {
     assert!(close(r.cost_vs_oracle, 1.0), "{}", r.cost_vs_oracle);
     assert_eq!(r.under_provisioned_minutes, 5);
     assert!(close(r.under_provisioned_pct, 50.0));
-    assert!(close(r.unserved_pct, 190.0 / 650.0 * 100.0), "{}", r.unserved_pct);
+    assert!(
+        close(r.unserved_pct, 190.0 / 650.0 * 100.0),
+        "{}",
+        r.unserved_pct
+    );
     assert_eq!(r.scale_events, 7);
     assert!(close(r.p95_response_ms, 30_000.0));
     assert_eq!(r.failed_invocations, 0);
@@ -160,7 +164,10 @@ fn a_config_with_several_formations_needs_one_chosen() {
     );
     let trace = Arc::new(Trace::parse(HAND_TRACE).expect("trace"));
     let err = simulate::run(config(&two), trace.clone(), &SimOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("choose one with --formation"), "{err}");
+    assert!(
+        err.to_string().contains("choose one with --formation"),
+        "{err}"
+    );
 
     let options = SimOptions {
         formation: Some("other-app/web".into()),
@@ -189,7 +196,10 @@ fn assert_well_formed_xml(text: &str) {
     let mut rest = text;
     while let Some(open) = rest.find('<') {
         let Some(close) = rest[open..].find('>') else {
-            panic!("unterminated tag near {:?}", &rest[open..open + 40.min(rest.len() - open)]);
+            panic!(
+                "unterminated tag near {:?}",
+                &rest[open..open + 40.min(rest.len() - open)]
+            );
         };
         let tag = &rest[open + 1..open + close];
         rest = &rest[open + close + 1..];
@@ -197,7 +207,11 @@ fn assert_well_formed_xml(text: &str) {
             continue;
         }
         if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(stack.pop().as_deref(), Some(name.trim()), "mismatched </{name}>");
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
         } else {
             let name = tag.split_whitespace().next().unwrap_or_default();
             stack.push(name.to_string());
@@ -236,7 +250,8 @@ fn simulate_on_a_day_of_the_nasa_trace_prints_the_report_and_writes_a_readable_p
     let printed: serde_json::Value =
         serde_json::from_slice(&assert.get_output().stdout).expect("the report is JSON");
     let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("report written")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("report written"))
+            .expect("JSON");
     assert_eq!(printed, written);
     assert_eq!(printed["minutes"], 1440);
     assert_eq!(printed["from"], "1995-07-13T00:01:00Z");
@@ -265,7 +280,11 @@ fn simulate_on_a_day_of_the_nasa_trace_prints_the_report_and_writes_a_readable_p
     assert_eq!(lines.count(), 1440);
 
     let svg = std::fs::read_to_string(&plot).expect("plot written");
-    assert!(svg.trim_start().starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+    assert!(
+        svg.trim_start().starts_with("<svg"),
+        "{}",
+        &svg[..80.min(svg.len())]
+    );
     assert_well_formed_xml(&svg);
     for label in [
         "load",
@@ -296,7 +315,9 @@ fn simulate_names_the_bad_line_of_a_trace() {
         .arg(&trace)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("trace line 3: \"10:01\" is not a minute"));
+        .stderr(predicates::str::contains(
+            "trace line 3: \"10:01\" is not a minute",
+        ));
 }
 
 #[test]
