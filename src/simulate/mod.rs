@@ -327,10 +327,12 @@ pub async fn run_async(
             Some(Measure::ResponseTime) => Arc::new(ModelledResponse {
                 signals: signals.clone(),
             }),
-            None => return Err(setup(format!(
+            None => {
+                return Err(setup(format!(
                 "formations[0].inputs[{i}].type: the simulator does not know what {:?} measures",
                 input.type_name
-            ))),
+            )))
+            }
         };
         sources.push(source);
     }
