@@ -133,7 +133,8 @@ pub fn generate(shape: Shape, days: u32, seed: u64) -> Trace {
                     } else {
                         1.0 + (peak - 1.0) * (-(age - 5.0 - hold) / 20.0).exp()
                     };
-                    if factor < 1.02 {
+                    // Over once it has eased off (not during the ramp, which starts at 1×).
+                    if age >= 5.0 + hold && factor < 1.02 {
                         flash = None;
                     }
                 }

@@ -338,3 +338,29 @@ fn a_synthetic_trace_is_simulated_without_any_file() {
     assert_eq!(report["minutes"], 1439);
     assert_eq!(report["failed_invocations"], 0);
 }
+
+#[test]
+fn a_production_config_is_simulated_without_its_secrets_or_the_network() {
+    // The Heroku scaler's token and a New Relic key are references to env vars
+    // that are not set: building the real adapters would fail, the simulation
+    // never builds them, never resolves a secret and never calls out.
+    let production = HAND_POLICY
+        .replace(
+            "[state]\nkind = \"memory\"\n",
+            "[scaler]\nkind = \"heroku\"\ntoken = \"env:DYNOPILOT_SIM_UNSET_TOKEN\"\nbase_url = \"http://127.0.0.1:9\"\n",
+        )
+        .replace(
+            "type = \"replay\"\nfile = \"ignored-by-the-simulator.csv\"",
+            "type = \"new_relic\"\napi_key = \"env:DYNOPILOT_SIM_UNSET_KEY\"\napp_id = 42",
+        )
+        .replace("per_dyno = 40", "rpm_per_dyno = 40");
+    let trace = Arc::new(Trace::parse(HAND_TRACE).expect("trace"));
+    let sim = simulate::run(config(&production), trace, &SimOptions::default()).expect("runs");
+
+    assert_eq!(
+        sim.report.dyno_minutes, 21,
+        "same accounting as the replay input"
+    );
+    let printed = serde_json::to_string(&sim.report).expect("JSON");
+    assert!(!printed.contains("DYNOPILOT_SIM_UNSET"), "{printed}");
+}
