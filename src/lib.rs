@@ -10,13 +10,14 @@
 //!   config/      TOML config -> validated domain values; every error with its
 //!                field path; secrets by reference (env:, ssm:), never printable.
 //!   inputs/      port MetricSource + one module per input type + the registry
-//!                keyed on the config's `type`; demo inputs (sine, constant) and
-//!                the ScriptedSource fake.
+//!                keyed on the config's `type`; demo inputs (sine, constant),
+//!                replay (a recorded CSV trace) and the ScriptedSource fake.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + MemoryStateStore.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
-//!                (counts in the state file) + MemoryScaler (fake with faults).
+//!                (counts in the state file) + MemoryScaler (fake with faults)
+//!                + SimulatedScaler (dynos that boot, for the simulator).
 //!   notify/      port Notifier + ConsoleNotifier + RecordingNotifier.
 //!   engine/      one invocation: poll, load, decide, scale, save, notify, report.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through
