@@ -10,19 +10,23 @@
 //!   config/      TOML config -> validated domain values; every error with its
 //!                field path; secrets by reference (env:, ssm:), never printable.
 //!   inputs/      port MetricSource + one module per input type + the registry
-//!                keyed on the config's `type`; demo inputs (sine, constant) and
-//!                the ScriptedSource fake.
+//!                keyed on the config's `type`; demo inputs (sine, constant),
+//!                replay (a recorded CSV trace) and the ScriptedSource fake.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
-//!                (counts in the state file) + MemoryScaler (fake with faults).
+//!                (counts in the state file) + MemoryScaler (fake with faults)
+//!                + SimulatedScaler (dynos that boot, for the simulator).
 //!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier;
 //!                episodes (pure: which mails a run sends, deduplicated) and texts.
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
 //!                heartbeat, report.
+//!   simulate/    backtests: replays a load trace (or a synthetic one) through
+//!                the same Engine with a simulated Heroku, minute by minute;
+//!                accounting against the ideal, series CSV and SVG plot.
 //!   lambda/      the Lambda function: event parsing, cold-start wiring
 //!                (DynamoDB store, SES notifier, SSM secrets), the handler.
 //!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
@@ -74,5 +78,6 @@ pub mod metrics;
 pub mod notify;
 pub mod scaler;
 mod sdk;
+pub mod simulate;
 pub mod store;
 pub mod wiring;

@@ -1,14 +1,18 @@
-//! The `dynopilot` command: check a config, run one invocation, or loop like
-//! Dynosaur's daemon did. Only wiring: the work is in the library.
+//! The `dynopilot` command: check a config, run one invocation, loop like
+//! Dynosaur's daemon did, or backtest a config on a trace (`simulate`).
+//! Only wiring: the work is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Parser, Subcommand};
 use dynopilot::config::{self, Config, ConfigError};
 use dynopilot::engine::{Engine, Invocation, Outcome, Report};
+use dynopilot::simulate::synthetic::{self, Shape};
+use dynopilot::simulate::{self, parse_minute, SimOptions, Trace};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -53,18 +57,82 @@ enum Command {
         #[arg(long)]
         emf: bool,
     },
+    /// Backtest a config: replay a load trace through the engine with a simulated
+    /// Heroku and print the accounting against the ideal (JSON).
+    Simulate(SimulateArgs),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// The TOML config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// The load trace: CSV, a header then `timestamp,value` rows, one per minute.
+    #[arg(
+        long,
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
+    trace: Option<PathBuf>,
+    /// Instead of --trace, a generated trace: diurnal, spiky or flash.
+    #[arg(long, value_parser = ["diurnal", "spiky", "flash"])]
+    synthetic: Option<String>,
+    /// Length of the synthetic trace in days.
+    #[arg(long, default_value_t = 30, requires = "synthetic")]
+    days: u32,
+    /// Seed of the synthetic trace.
+    #[arg(long, default_value_t = 1, requires = "synthetic")]
+    seed: u64,
+    /// Start the replay at this minute of the trace (`YYYY-MM-DD HH:MM`).
+    #[arg(long)]
+    from: Option<String>,
+    /// Replay only this many minutes (from --from, or the first row).
+    #[arg(long)]
+    minutes: Option<usize>,
+    /// Load units one ready dyno serves per minute.
+    #[arg(long, default_value_t = 40.0)]
+    capacity: f64,
+    /// Minutes from ordering a dyno until it serves.
+    #[arg(long, default_value_t = 1)]
+    boot_minutes: usize,
+    /// Response time of an idle dyno, ms.
+    #[arg(long, default_value_t = 100.0)]
+    service_ms: f64,
+    /// Which formation, when the config has several.
+    #[arg(long)]
+    formation: Option<String>,
+    /// Also write the report (JSON) here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write per-minute load, target, quantity, ready (CSV) here.
+    #[arg(long)]
+    series: Option<PathBuf>,
+    /// Write a plot (SVG) here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Write the (sliced or synthetic) trace replayed (CSV) here.
+    #[arg(long)]
+    write_trace: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A backtest replays thousands of minutes, outages included: the engine's
+    // per-minute warnings ("poll failed") would drown the report, so simulate
+    // logs errors only unless RUST_LOG asks for more.
+    let default_level = match cli.command {
+        Command::Simulate(_) => "error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Simulate(args) => simulate(&args),
         Command::Run {
             config,
             once,
@@ -134,6 +202,91 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn simulate(args: &SimulateArgs) -> ExitCode {
+    match try_simulate(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("simulate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write(path: &std::path::Path, what: &str, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {what} {}: {e}", path.display()))
+}
+
+fn try_simulate(args: &SimulateArgs) -> Result<(), String> {
+    let config = config::load(&args.config).map_err(|e| e.to_string())?;
+    let (trace, name) = match (&args.trace, &args.synthetic) {
+        (Some(path), _) => (
+            Trace::load(path).map_err(|e| e.to_string())?,
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        ),
+        (None, Some(shape)) => {
+            let shape = Shape::parse(shape).ok_or_else(|| format!("unknown shape {shape:?}"))?;
+            (
+                synthetic::generate(shape, args.days, args.seed),
+                format!(
+                    "synthetic {} ({} days, seed {})",
+                    shape.name(),
+                    args.days,
+                    args.seed
+                ),
+            )
+        }
+        (None, None) => return Err("give --trace FILE or --synthetic SHAPE".into()),
+    };
+    let from = match &args.from {
+        Some(text) => {
+            let at = parse_minute(text)
+                .ok_or_else(|| format!("--from {text:?} is not a minute like 1995-07-13 00:00"))?;
+            trace
+                .index_of(at)
+                .ok_or_else(|| format!("--from {text}: the trace does not cover that minute"))?
+        }
+        None => 0,
+    };
+    let trace = trace.slice(from, args.minutes.unwrap_or(usize::MAX));
+    if let Some(path) = &args.write_trace {
+        write(path, "trace", &trace.to_csv())?;
+    }
+    let options = SimOptions {
+        capacity: args.capacity,
+        boot_minutes: args.boot_minutes,
+        service_ms: args.service_ms,
+        formation: args.formation.clone(),
+    };
+    let started = Instant::now();
+    let sim = simulate::run(config, Arc::new(trace), &options).map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let report = serde_json::to_string_pretty(&sim.report).map_err(|e| e.to_string())?;
+    println!("{report}");
+    eprintln!(
+        "simulated {} minutes in {elapsed:.3} s ({:.0} minutes/s)",
+        sim.report.minutes,
+        sim.report.minutes as f64 / elapsed.max(1e-9)
+    );
+    if let Some(path) = &args.out {
+        write(path, "report", &format!("{report}\n"))?;
+    }
+    if let Some(path) = &args.series {
+        write(path, "series", &sim.series_csv())?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "{}: {} ({} to {})",
+            sim.report.formation,
+            name,
+            sim.report.from.format("%Y-%m-%d %H:%M"),
+            sim.report.to.format("%Y-%m-%d %H:%M")
+        );
+        write(path, "plot", &simulate::plot_svg(&sim, &title)?)?;
+    }
+    Ok(())
 }
 
 fn failed(report: &Report) -> bool {

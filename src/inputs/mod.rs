@@ -14,6 +14,7 @@ mod new_relic;
 mod new_relic_nrql;
 mod pingdom;
 mod redis_queue;
+mod replay;
 mod rest;
 mod scripted;
 
@@ -34,6 +35,7 @@ pub use new_relic::{NewRelicSource, NewRelicSpec};
 pub use new_relic_nrql::{NrqlSource, NrqlSpec};
 pub use pingdom::{PingdomSource, PingdomSpec};
 pub use redis_queue::{QueueFlavor, QueueMetric, RedisQueueSource, RedisQueueSpec};
+pub use replay::{ReplaySource, ReplaySpec};
 pub use scripted::ScriptedSource;
 
 /// Stable labels for why a poll failed. Reported, and stored as missing data:
@@ -157,6 +159,7 @@ pub const INPUT_TYPES: &[InputType] = &[
     http_probe::HTTP_PROBE,
     app_metric::APP_METRIC,
     redis_queue::REDIS_QUEUE,
+    replay::REPLAY,
 ];
 
 /// Look an input type up by name.

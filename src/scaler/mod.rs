@@ -8,6 +8,7 @@
 mod heroku;
 mod local;
 mod memory;
+mod simulated;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use heroku::{HerokuScaler, DEFAULT_BASE_URL as HEROKU_BASE_URL, LOW_RATE_LIMIT};
 pub use local::LocalScaler;
 pub use memory::{MemoryScaler, ScaleCall};
+pub use simulated::SimulatedScaler;
 
 /// One process type's new count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -21,3 +21,4 @@ mod pingdom;
 mod redis_queue;
 mod rules;
 mod schedules;
+mod simulate;
