@@ -417,8 +417,9 @@ impl Engine {
                 w.state.paused_until = None; // the pause has run out
             }
             if let Some(d) = w.decision.clone() {
+                // A paused formation reports `paused` whatever it would do, so
+                // `status` and the report always show the maintenance mode.
                 w.outcome = match (d.action, dry_run, paused) {
-                    (Action::Hold, _, _) => Outcome::Hold,
                     (_, _, Some(until)) => {
                         w.notes.push(format!(
                             "paused until {}: not scaling",
@@ -426,6 +427,7 @@ impl Engine {
                         ));
                         Outcome::Paused
                     }
+                    (Action::Hold, _, None) => Outcome::Hold,
                     (Action::ScaleUp, true, None) => Outcome::WouldScaleUp,
                     (Action::ScaleDown, true, None) => Outcome::WouldScaleDown,
                     (_, false, None) => {

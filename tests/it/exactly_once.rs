@@ -257,3 +257,28 @@ async fn a_paused_formation_decides_but_does_not_scale_until_resumed() {
         Err(dynopilot::engine::ControlError::UnknownFormation(_))
     ));
 }
+
+#[tokio::test]
+async fn a_paused_formation_reports_paused_even_when_it_would_hold() {
+    // GIVEN web at 3 with a load that needs exactly 3, paused for half an hour
+    let w = world(
+        config(&one_formation(1, 20)),
+        vec![vec![scripted(ScriptedSource::constant(300.0))]],
+    );
+    w.scaler.set("shop-app", "web", 3);
+    w.engine
+        .set_pause("shop-app/web", Some(at(12, 30)))
+        .await
+        .expect("pause");
+    // WHEN a run comes inside the pause
+    let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
+    // THEN the report shows the maintenance mode, not a plain hold
+    let f = &report.formations[0];
+    assert_eq!(f.outcome, Outcome::Paused);
+    assert_eq!(f.target, Some(3));
+    assert!(
+        f.notes.iter().any(|n| n.starts_with("paused until")),
+        "{:?}",
+        f.notes
+    );
+}
