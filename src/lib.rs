@@ -71,13 +71,13 @@
 pub mod config;
 pub mod domain;
 pub mod engine;
+mod error_text;
 pub mod heartbeat;
 pub mod inputs;
 pub mod lambda;
 pub mod metrics;
 pub mod notify;
 pub mod scaler;
-mod sdk;
 pub mod simulate;
 pub mod store;
 pub mod wiring;

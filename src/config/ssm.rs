@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::sdk::sdk_message;
+use crate::error_text::sdk_message;
 use aws_sdk_ssm::Client;
 use secrecy::SecretString;
 

@@ -8,6 +8,7 @@
 use reqwest::StatusCode;
 
 use super::{SourceError, SourceErrorKind};
+use crate::error_text::error_chain;
 
 /// The most of a response body quoted in an error: enough for an API's own
 /// message, short enough for a report line.
@@ -22,7 +23,7 @@ pub(crate) fn send_error(what: &str, e: reqwest::Error) -> SourceError {
         SourceErrorKind::Unavailable
     };
     let e = e.without_url();
-    SourceError::new(kind, format!("{what}: {}", chain(&e)))
+    SourceError::new(kind, format!("{what}: {}", error_chain(&e)))
 }
 
 /// An answer with a status that is not success.
@@ -63,22 +64,6 @@ pub(crate) fn quote(body: &str) -> String {
     } else {
         trimmed.to_string()
     }
-}
-
-/// An error with its sources, `outer: inner: root`, since reqwest's own text
-/// ("error sending request") hides the useful part (connection refused).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

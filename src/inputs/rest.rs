@@ -3,38 +3,27 @@
 //!
 //! Every provider answers errors differently, but the operator needs the same
 //! few labels (timeout, unavailable, rate limited, unauthorized, not found,
-//! malformed) to know whether to wait or to fix the config, so the mapping
-//! lives here once. Messages carry the provider's own error text (never a
-//! request header, so never a key).
+//! malformed) to know whether to wait or to fix the config; the status mapping
+//! is `http_status`'s, shared with every other HTTP input. Messages carry the
+//! provider's own error text (never a request header, so never a key).
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use reqwest::header::HeaderValue;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::http_status::{quote, status_kind};
 use super::{SourceError, SourceErrorKind};
 use crate::config::{Fields, SecretRef};
+use crate::error_text::error_chain;
 
 /// Fallback per-request timeout before [`super::SourceSpec::set_timeout`] ran
 /// (the config reader always calls it; this matches its default).
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// reqwest's `Display` says only "error sending request"; the cause chain says
-/// why (refused, DNS, TLS). URLs are dropped: the caller names the service.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 /// Send `request` with `timeout` and return its body parsed as `T`.
 ///
@@ -65,7 +54,7 @@ pub(super) async fn fetch_json<T: DeserializeOwned>(
         } else {
             SourceError::new(
                 SourceErrorKind::Unavailable,
-                format!("cannot reach {service}: {}", chain(&e)),
+                format!("cannot reach {service}: {}", error_chain(&e)),
             )
         }
     })?;
@@ -79,7 +68,7 @@ pub(super) async fn fetch_json<T: DeserializeOwned>(
         };
         SourceError::new(
             kind,
-            format!("{service} answer could not be read: {}", chain(&e)),
+            format!("{service} answer could not be read: {}", error_chain(&e)),
         )
     })?;
     if !status.is_success() {
@@ -118,28 +107,15 @@ pub(super) fn secret_header(secret: &SecretString, key: &str) -> Result<HeaderVa
     Ok(value)
 }
 
-/// The label for a non-success status.
-pub(super) fn status_kind(status: StatusCode) -> SourceErrorKind {
-    match status.as_u16() {
-        401 | 403 => SourceErrorKind::Unauthorized,
-        404 => SourceErrorKind::NotFound,
-        429 => SourceErrorKind::RateLimited,
-        500..=599 => SourceErrorKind::Unavailable,
-        _ => SourceErrorKind::Setup,
-    }
-}
-
-/// The first 200 characters of a body, for messages.
+/// A body quoted for a message (one line, at most 200 characters), or
+/// "(empty body)" so that an empty answer is not mistaken for a missing quote.
 fn excerpt(body: &str) -> String {
-    let trimmed = body.trim();
-    if trimmed.is_empty() {
-        return "(empty body)".to_string();
+    let quoted = quote(body);
+    if quoted.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        quoted
     }
-    let mut text: String = trimmed.chars().take(200).collect();
-    if trimmed.chars().count() > 200 {
-        text.push('…');
-    }
-    text
 }
 
 /// Join a base URL (no trailing slash) and a path.
@@ -240,34 +216,6 @@ pub(super) fn read_period(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_map_to_stable_labels() {
-        assert_eq!(
-            status_kind(StatusCode::UNAUTHORIZED),
-            SourceErrorKind::Unauthorized
-        );
-        assert_eq!(
-            status_kind(StatusCode::FORBIDDEN),
-            SourceErrorKind::Unauthorized
-        );
-        assert_eq!(
-            status_kind(StatusCode::NOT_FOUND),
-            SourceErrorKind::NotFound
-        );
-        assert_eq!(
-            status_kind(StatusCode::TOO_MANY_REQUESTS),
-            SourceErrorKind::RateLimited
-        );
-        assert_eq!(
-            status_kind(StatusCode::BAD_GATEWAY),
-            SourceErrorKind::Unavailable
-        );
-        assert_eq!(
-            status_kind(StatusCode::UNPROCESSABLE_ENTITY),
-            SourceErrorKind::Setup
-        );
-    }
 
     #[test]
     fn long_bodies_are_cut_for_messages() {

@@ -4,7 +4,7 @@
 //! sandbox every recipient must be verified too. A rejected or failed send is
 //! returned as [`NotifyError`]; the engine logs it and carries on.
 
-use crate::sdk::sdk_message;
+use crate::error_text::sdk_message;
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;

@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use tracing::{debug, field, warn, Instrument};
 
 use super::{QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use crate::error_text::error_chain;
 
 /// The production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.heroku.com";
@@ -196,7 +197,7 @@ impl HerokuScaler {
                         humantime::format_duration(timeout)
                     )
                 } else {
-                    format!("cannot reach Heroku: {}", chain(&e.without_url()))
+                    format!("cannot reach Heroku: {}", error_chain(&e.without_url()))
                 };
                 return Attempt::Retry(ScaleError::new(ScaleErrorKind::Unavailable, message));
             }
@@ -223,7 +224,7 @@ impl HerokuScaler {
                     ScaleErrorKind::Unavailable,
                     format!(
                         "Heroku answer could not be read: {}",
-                        chain(&e.without_url())
+                        error_chain(&e.without_url())
                     ),
                 ))
             }
@@ -234,18 +235,6 @@ impl HerokuScaler {
         }
         classify(status, &text, what)
     }
-}
-
-/// reqwest's `Display` hides the cause ("error sending request"); the chain says it.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Heroku's own words: `422 invalid_params: Cannot ...`.

@@ -18,7 +18,7 @@
 //! removed from the config: DynamoDB may keep expired items for days, so the
 //! window is always pruned by timestamp in code, never by TTL.
 
-use crate::sdk::sdk_message;
+use crate::error_text::sdk_message;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
