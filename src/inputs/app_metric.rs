@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http_status::{quote, send_error, status_error};
+use super::rest;
 use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
 use crate::config::{Fields, SecretRef};
 
@@ -37,17 +38,7 @@ pub struct AppMetricSpec {
 }
 
 fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
-    let url = fields.req_str("url");
-    let url = url.filter(|u| match reqwest::Url::parse(u) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
-        _ => {
-            fields.error(
-                "url",
-                format!("must be an http:// or https:// URL, found {u:?}"),
-            );
-            false
-        }
-    });
+    let url = rest::read_url(fields, "url");
     let pointer = fields.req_str("pointer").filter(|p| {
         let ok = p.starts_with('/');
         if !ok {

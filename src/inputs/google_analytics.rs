@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 use tracing::debug;
 
 use super::http_status::{quote, send_error, status_error, status_kind};
+use super::rest;
 use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
 use crate::config::{Fields, SecretRef};
 
@@ -83,30 +84,13 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
                     None
                 }
             });
-    let base_url = base_url(fields, "base_url", DEFAULT_BASE_URL);
+    let base_url = rest::read_base_url(fields, "base_url", DEFAULT_BASE_URL);
     let property_id = property_id.filter(|id| id.chars().all(|c| c.is_ascii_digit()))?;
     Some(Box::new(GoogleAnalyticsSpec {
         property_id,
         credentials: credentials?,
         base_url: base_url?,
     }))
-}
-
-/// An `http(s)://` root with any trailing slash removed.
-pub(super) fn base_url(fields: &mut Fields, key: &str, default: &str) -> Option<String> {
-    let url = fields.opt_str(key).unwrap_or_else(|| default.to_string());
-    match reqwest::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {
-            Some(url.trim_end_matches('/').to_string())
-        }
-        _ => {
-            fields.error(
-                key,
-                format!("must be an http:// or https:// URL, found {url:?}"),
-            );
-            None
-        }
-    }
 }
 
 /// The fields of a service-account key file this input uses; the rest is ignored.

@@ -21,6 +21,7 @@ use reqwest::header::HeaderName;
 use tracing::debug;
 
 use super::http_status::{send_error, status_error};
+use super::rest;
 use super::{BuildContext, InputType, MetricSource, SourceError, SourceSpec};
 use crate::config::Fields;
 
@@ -47,17 +48,7 @@ pub struct HttpProbeSpec {
 }
 
 fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
-    let url = fields.req_str("url");
-    let url = url.filter(|u| match reqwest::Url::parse(u) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
-        _ => {
-            fields.error(
-                "url",
-                format!("must be an http:// or https:// URL, found {u:?}"),
-            );
-            false
-        }
-    });
+    let url = rest::read_url(fields, "url");
     let probe_timeout = fields.duration_or("probe_timeout", DEFAULT_PROBE_TIMEOUT);
     let probe_timeout_ok = probe_timeout > TimeDelta::zero();
     if !probe_timeout_ok {

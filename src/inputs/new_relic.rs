@@ -202,7 +202,7 @@ pub(super) fn read_region_base(fields: &mut Fields) -> Option<String> {
             None
         }
     };
-    let base = rest::read_base_url(fields, default.unwrap_or(US_BASE));
+    let base = rest::read_base_url(fields, "base_url", default.unwrap_or(US_BASE));
     default.and(base)
 }
 

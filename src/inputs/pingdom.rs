@@ -151,7 +151,7 @@ impl MetricSource for PingdomSource {
 fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
     let check_id = rest::read_id(fields, "check_id");
     let token = rest::read_secret(fields, "token");
-    let base_url = rest::read_base_url(fields, BASE);
+    let base_url = rest::read_base_url(fields, "base_url", BASE);
     let period = rest::read_period(
         fields,
         DEFAULT_PERIOD,

@@ -1,5 +1,7 @@
-//! Shared plumbing of the JSON-over-HTTP inputs (New Relic, Pingdom): send one
-//! request, map the answer onto [`SourceErrorKind`], parse the body.
+//! Shared plumbing of the HTTP inputs: for the JSON APIs (New Relic, Pingdom)
+//! send one request, map the answer onto [`SourceErrorKind`] and parse the
+//! body; for every HTTP input read its URL, base URL and secrets from the
+//! config the same way (same checks, same error texts).
 //!
 //! Every provider answers errors differently, but the operator needs the same
 //! few labels (timeout, unavailable, rate limited, unauthorized, not found,
@@ -127,13 +129,24 @@ pub(super) fn join(base: &str, path: &str) -> String {
     )
 }
 
-/// Check a `base_url` key: an absolute http(s) URL.
-pub(super) fn valid_base_url(url: &str) -> Result<(), String> {
+/// Whether `url` is an absolute `http(s)://` URL with a host; else the error
+/// text for its config key.
+pub(super) fn valid_http_url(url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => Err(format!(
-            "{url:?} is not an http(s) URL like \"https://api.example.com\""
-        )),
+        _ => Err(format!("must be an http:// or https:// URL, found {url:?}")),
+    }
+}
+
+/// A required `http(s)://` URL at `key`.
+pub(super) fn read_url(fields: &mut Fields, key: &str) -> Option<String> {
+    let url = fields.req_str(key)?;
+    match valid_http_url(&url) {
+        Ok(()) => Some(url),
+        Err(e) => {
+            fields.error(key, e);
+            None
+        }
     }
 }
 
@@ -177,15 +190,14 @@ pub(super) fn read_id(fields: &mut Fields, key: &str) -> Option<u64> {
     }
 }
 
-/// An optional `base_url` (for tests and proxies), checked, without trailing slash.
-pub(super) fn read_base_url(fields: &mut Fields, default: &str) -> Option<String> {
-    let url = fields
-        .opt_str("base_url")
-        .unwrap_or_else(|| default.to_string());
-    match valid_base_url(&url) {
+/// An optional `http(s)://` root at `key` (`default` when absent), without a
+/// trailing slash so that paths can be joined onto it.
+pub(super) fn read_base_url(fields: &mut Fields, key: &str, default: &str) -> Option<String> {
+    let url = fields.opt_str(key).unwrap_or_else(|| default.to_string());
+    match valid_http_url(&url) {
         Ok(()) => Some(url.trim_end_matches('/').to_string()),
         Err(e) => {
-            fields.error("base_url", e);
+            fields.error(key, e);
             None
         }
     }
@@ -225,10 +237,10 @@ mod tests {
     }
 
     #[test]
-    fn base_urls_must_be_absolute_http() {
-        assert!(valid_base_url("http://127.0.0.1:8080").is_ok());
-        assert!(valid_base_url("https://api.eu.newrelic.com/").is_ok());
-        assert!(valid_base_url("api.newrelic.com").is_err());
-        assert!(valid_base_url("ftp://x.example").is_err());
+    fn urls_must_be_absolute_http() {
+        assert!(valid_http_url("http://127.0.0.1:8080").is_ok());
+        assert!(valid_http_url("https://api.eu.newrelic.com/").is_ok());
+        assert!(valid_http_url("api.newrelic.com").is_err());
+        assert!(valid_http_url("ftp://x.example").is_err());
     }
 }
