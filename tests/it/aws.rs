@@ -252,91 +252,17 @@ fn secrets() -> MapSecrets {
     MapSecrets::default().with("HEROKU_API_TOKEN", "heroku-token-for-tests")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
-    // GIVEN a DynamoDB table, a Heroku fake with web at 2, and 742 rpm (8 dynos)
-    let cfg = aws().await;
-    let (client, name) = table(&cfg).await;
-    let heroku = MockServer::start().await;
-    let quantity = Arc::new(AtomicU32::new(2));
-    Mock::given(method("GET"))
-        .and(path("/apps/shop-app/formation"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .mount(&heroku)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path("/apps/shop-app/formation/web"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .expect(1)
-        .mount(&heroku)
-        .await;
-    let store = Arc::new(DynamoDbStateStore::new(client, &name));
-    // The config's constant input is 0; give the engine real load instead.
-    let engine = Arc::new(
-        Engine::new(
-            Arc::new(config::parse(&heroku_config(&heroku.uri(), "")).expect("config")),
-            vec![vec![scripted(ScriptedSource::constant(742.0))]],
-            store.clone(),
-            dynopilot::wiring::heroku_scaler(
-                &config::parse(&heroku_config(&heroku.uri(), ""))
-                    .expect("config")
-                    .scaler,
-                &secrets(),
-                &dynopilot::wiring::http_client().expect("http"),
-            )
-            .expect("scaler"),
-            Arc::new(ConsoleNotifier),
-        )
-        .expect("engine"),
-    );
-    // WHEN the same scheduled event arrives twice in a row...
-    let event = |id: &str| Invocation {
-        event_id: Some(id.to_string()),
-        ..Invocation::at(at(12, 0))
-    };
-    let first = engine.invoke(&event("evt-a")).await;
-    let again = engine.invoke(&event("evt-a")).await;
-    assert_eq!(
-        first.formations[0].outcome,
-        Outcome::ScaledUp,
-        "{:?}",
-        first.formations[0]
-    );
-    assert_eq!(again.formations[0].outcome, Outcome::Duplicate);
-    // ...and 8 more invocations overlap for the same minute
-    let runs = (0..8).map(|i| {
-        let engine = engine.clone();
-        tokio::spawn(async move { engine.invoke(&event(&format!("evt-{i}"))).await })
-    });
-    let outcomes: Vec<Outcome> = futures::future::join_all(runs)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task").formations[0].outcome)
-        .collect();
-    // THEN Heroku saw exactly one PATCH (checked by the mock on drop) and one scale is recorded
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| matches!(o, Outcome::Hold | Outcome::LostRace)),
-        "{outcomes:?}"
-    );
-    let stored = store
-        .load("shop-app#web")
-        .await
-        .expect("load")
-        .expect("state");
-    assert_eq!(stored.value.history.events.len(), 1);
-    assert_eq!(stored.value.pending, None);
-    assert_eq!(quantity.load(Ordering::SeqCst), 8);
-    heroku.verify().await;
+/// A Heroku fake whose web dynos stand at `quantity` (2 at the start) and that
+/// accepts exactly one PATCH (checked by `verify`), a DynamoDB table, and an
+/// engine over both that sees 742 rpm (8 dynos).
+struct ExactlyOnce {
+    heroku: MockServer,
+    quantity: Arc<AtomicU32>,
+    store: Arc<DynamoDbStateStore>,
+    engine: Arc<Engine>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
+async fn exactly_once_world() -> ExactlyOnce {
     let cfg = aws().await;
     let (client, name) = table(&cfg).await;
     let heroku = MockServer::start().await;
@@ -364,6 +290,7 @@ async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
     )
     .expect("scaler");
     let store = Arc::new(DynamoDbStateStore::new(client, &name));
+    // The config's constant input is 0; give the engine real load instead.
     let engine = Arc::new(
         Engine::new(
             Arc::new(config),
@@ -374,34 +301,90 @@ async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
         )
         .expect("engine"),
     );
+    ExactlyOnce {
+        heroku,
+        quantity,
+        store,
+        engine,
+    }
+}
+
+/// The scheduled event of 12:00 with this id.
+fn event(id: &str) -> Invocation {
+    Invocation {
+        event_id: Some(id.to_string()),
+        ..Invocation::at(at(12, 0))
+    }
+}
+
+/// Eight invocations of the same minute at once, with ids evt-0..evt-7.
+async fn eight_overlapping_runs(engine: &Arc<Engine>) -> Vec<Outcome> {
     let runs = (0..8).map(|i| {
         let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .invoke(&Invocation {
-                    event_id: Some(format!("evt-{i}")),
-                    ..Invocation::at(at(12, 0))
-                })
-                .await
-        })
+        tokio::spawn(async move { engine.invoke(&event(&format!("evt-{i}"))).await })
     });
-    let outcomes: Vec<Outcome> = futures::future::join_all(runs)
+    futures::future::join_all(runs)
         .await
         .into_iter()
         .map(|r| r.expect("task").formations[0].outcome)
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
+    // GIVEN a DynamoDB table, a Heroku fake with web at 2, and 742 rpm (8 dynos)
+    let world = exactly_once_world().await;
+    // WHEN the same scheduled event arrives twice in a row...
+    let first = world.engine.invoke(&event("evt-a")).await;
+    let again = world.engine.invoke(&event("evt-a")).await;
     assert_eq!(
-        outcomes.iter().filter(|o| **o == Outcome::ScaledUp).count(),
-        1,
+        first.formations[0].outcome,
+        Outcome::ScaledUp,
+        "{:?}",
+        first.formations[0]
+    );
+    assert_eq!(again.formations[0].outcome, Outcome::Duplicate);
+    // ...and 8 more invocations overlap for the same minute
+    let outcomes = eight_overlapping_runs(&world.engine).await;
+    // THEN Heroku saw exactly one PATCH (checked by the mock) and one scale is recorded
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Hold | Outcome::LostRace)),
         "{outcomes:?}"
     );
-    let stored = store
+    let stored = world
+        .store
         .load("shop-app#web")
         .await
         .expect("load")
         .expect("state");
     assert_eq!(stored.value.history.events.len(), 1);
-    heroku.verify().await;
+    assert_eq!(stored.value.pending, None);
+    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    world.heroku.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
+    let world = exactly_once_world().await;
+
+    let outcomes = eight_overlapping_runs(&world.engine).await;
+
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::ScaledUp).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let stored = world
+        .store
+        .load("shop-app#web")
+        .await
+        .expect("load")
+        .expect("state");
+    assert_eq!(stored.value.history.events.len(), 1);
+    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    world.heroku.verify().await;
 }
 
 async fn moto_mail() -> Vec<Value> {

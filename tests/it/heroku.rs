@@ -115,6 +115,29 @@ per_dyno = 100
     )
 }
 
+/// One web formation per app, each wanting 4 dynos (400 rpm / 100).
+fn web_wants_four(apps: &[&str]) -> String {
+    let mut toml = String::from("[state]\nkind = \"memory\"\n");
+    for app in apps {
+        toml.push_str(&format!(
+            r#"
+[[formations]]
+app = "{app}"
+type = "web"
+min = 1
+max = 10
+
+[[formations.inputs]]
+name = "traffic"
+type = "constant"
+value = 400
+per_dyno = 100
+"#
+        ));
+    }
+    toml
+}
+
 fn engine(server: &MockServer, config: &str) -> Wired {
     Wired::new(
         config,
@@ -418,23 +441,7 @@ async fn a_rejected_scale_sends_one_scale_failed_notification_per_episode_and_ke
         .expect(2)
         .mount(&server)
         .await;
-    let config = r#"
-[state]
-kind = "memory"
-
-[[formations]]
-app = "example-app"
-type = "web"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "traffic"
-type = "constant"
-value = 400
-per_dyno = 100
-"#;
-    let wired = engine(&server, config);
+    let wired = engine(&server, &web_wants_four(&[APP]));
 
     let report = wired.run(at(10, 0)).await;
 
@@ -480,35 +487,7 @@ async fn the_token_never_appears_in_logs_reports_or_notifications() {
         .expect(1)
         .mount(&server)
         .await;
-    let config = r#"
-[state]
-kind = "memory"
-
-[[formations]]
-app = "example-app"
-type = "web"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "traffic"
-type = "constant"
-value = 400
-per_dyno = 100
-
-[[formations]]
-app = "other-app"
-type = "web"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "traffic"
-type = "constant"
-value = 400
-per_dyno = 100
-"#;
-    let wired = engine(&server, config);
+    let wired = engine(&server, &web_wants_four(&[APP, "other-app"]));
 
     let report = wired.run(at(10, 0)).await;
 
