@@ -119,14 +119,15 @@ async fn eight_overlapping_invocations_for_one_minute_scale_once() {
     assert_eq!(stored.value.pending, None);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_crash_between_claimed_and_scaled_is_recovered_without_double_scaling() {
-    // GIVEN a run that claims 2→8 and dies before the platform call returns
+/// Web at 2 and 742 rpm (8 dynos): the 12:00 run claims 2 → 8 and never comes
+/// back from the scaler, which has applied the change first when `apply_first`.
+/// The scaler stops crashing only when the test says so.
+async fn crashed_run(apply_first: bool) -> (Arc<MemoryStateStore>, Arc<CrashingScaler>, Engine) {
     let store = Arc::new(MemoryStateStore::new());
     let scaler = Arc::new(CrashingScaler {
         inner: MemoryScaler::new(),
         crash: AtomicBool::new(true),
-        apply_first: false,
+        apply_first,
     });
     scaler.inner.set("shop-app", "web", 2);
     let engine = engine_over(store.clone(), scaler.clone(), 742.0);
@@ -136,6 +137,13 @@ async fn a_crash_between_claimed_and_scaled_is_recovered_without_double_scaling(
     )
     .await;
     assert!(crashed.is_err(), "the run was cut off in the scaler");
+    (store, scaler, engine)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_between_claimed_and_scaled_is_recovered_without_double_scaling() {
+    // GIVEN a run that claims 2→8 and dies before the platform call returns
+    let (store, scaler, engine) = crashed_run(false).await;
     let claim = store.snapshot("shop-app#web").expect("claim stored");
     assert_eq!(claim.value.pending.as_ref().map(|p| p.to), Some(8));
     scaler.crash.store(false, Ordering::SeqCst);
@@ -177,20 +185,7 @@ async fn a_crash_between_claimed_and_scaled_is_recovered_without_double_scaling(
 #[tokio::test(start_paused = true)]
 async fn a_crash_between_scaled_and_recorded_keeps_the_record_and_does_not_scale_again() {
     // GIVEN a run whose scale reached the platform, then died before recording it
-    let store = Arc::new(MemoryStateStore::new());
-    let scaler = Arc::new(CrashingScaler {
-        inner: MemoryScaler::new(),
-        crash: AtomicBool::new(true),
-        apply_first: true,
-    });
-    scaler.inner.set("shop-app", "web", 2);
-    let engine = engine_over(store.clone(), scaler.clone(), 742.0);
-    let crashed = tokio::time::timeout(
-        Duration::from_secs(30),
-        engine.invoke(&scheduled(0, "evt-0")),
-    )
-    .await;
-    assert!(crashed.is_err());
+    let (store, scaler, engine) = crashed_run(true).await;
     assert_eq!(scaler.inner.quantity("shop-app", "web"), Some(8));
     scaler.crash.store(false, Ordering::SeqCst);
 
