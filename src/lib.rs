@@ -30,6 +30,7 @@
 //!   lambda/      the Lambda function: event parsing, cold-start wiring
 //!                (DynamoDB store, SES notifier, SSM secrets), the handler.
 //!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
+//!   error_text.rs  errors as one readable line: AWS SDK errors, error cause chains.
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
 //!
