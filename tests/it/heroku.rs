@@ -79,39 +79,31 @@ fn change(process_type: &str, quantity: u32) -> QuantityChange {
     }
 }
 
+/// One formation (min 1, max 10) with a constant input: `value / 100` dynos.
+fn formation_toml(app: &str, process_type: &str, input: &str, value: u32) -> String {
+    format!(
+        r#"
+[[formations]]
+app = "{app}"
+type = "{process_type}"
+min = 1
+max = 10
+
+[[formations.inputs]]
+name = "{input}"
+type = "constant"
+value = {value}
+per_dyno = 100
+"#
+    )
+}
+
 /// web wants 4 dynos (400 rpm / 100), worker 2 (200 / 100).
 fn two_formations(dry_run: bool) -> String {
     format!(
-        r#"
-dry_run = {dry_run}
-
-[state]
-kind = "memory"
-
-[[formations]]
-app = "{APP}"
-type = "web"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "traffic"
-type = "constant"
-value = 400
-per_dyno = 100
-
-[[formations]]
-app = "{APP}"
-type = "worker"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "jobs"
-type = "constant"
-value = 200
-per_dyno = 100
-"#
+        "dry_run = {dry_run}\n\n[state]\nkind = \"memory\"\n{}{}",
+        formation_toml(APP, "web", "traffic", 400),
+        formation_toml(APP, "worker", "jobs", 200)
     )
 }
 
@@ -119,21 +111,7 @@ per_dyno = 100
 fn web_wants_four(apps: &[&str]) -> String {
     let mut toml = String::from("[state]\nkind = \"memory\"\n");
     for app in apps {
-        toml.push_str(&format!(
-            r#"
-[[formations]]
-app = "{app}"
-type = "web"
-min = 1
-max = 10
-
-[[formations.inputs]]
-name = "traffic"
-type = "constant"
-value = 400
-per_dyno = 100
-"#
-        ));
+        toml.push_str(&formation_toml(app, "web", "traffic", 400));
     }
     toml
 }
