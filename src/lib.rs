@@ -7,13 +7,25 @@
 //! src/
 //!   domain/      the pure core: Policy, Window, ScaleHistory, decide() -> Decision.
 //!                No I/O, no clock: `now` is an argument.
-//!   config/      TOML config -> validated domain values; every error with its
-//!                field path; secrets by reference (env:, ssm:), never printable.
-//!   inputs/      port MetricSource + one module per input type + the registry
-//!                keyed on the config's `type`; demo inputs (sine, constant),
-//!                replay (a recorded CSV trace) and the ScriptedSource fake.
+//!     rules/     the rule registry (RULES): one file per rule with its settings,
+//!                its behaviour (RuleLogic), its keys and its parser.
+//!   fields.rs    leaf: the TOML field walker (every error with its field path),
+//!                documented keys (KeyDoc), durations as users write them.
+//!   secrets/     port SecretResolver + EnvSecrets + SsmSecrets + MemorySecrets (fake);
+//!                references (env:, ssm:) in the config, never values.
+//!   config/      TOML config -> validated domain values, one file per concern
+//!                (top level, formation + inputs, notifications, platform:
+//!                state/scaler/metrics/heartbeat), each with its reader,
+//!                defaults, keys and describe; reference.rs makes the docs'
+//!                key tables from those keys.
+//!   inputs/      port MetricSource + the input registry (INPUT_TYPES): one file
+//!                per input type with its settings, keys, parser, adapter and
+//!                what the simulator feeds it; demo inputs, replay and the
+//!                ScriptedSource fake.
+//!   trace.rs     leaf: per-minute load traces (CSV), for replay and simulate.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
-//!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore.
+//!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore;
+//!                schema.rs versions the stored JSON (migrate older, refuse newer).
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults)
@@ -23,22 +35,27 @@
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
-//!                heartbeat, report.
+//!                heartbeat, report; status and pause (for the Lambda and the CLI).
+//!   wiring.rs    the one place an Engine is assembled from a config (the Lambda
+//!                and the CLI call it); state stores for local runs.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through
 //!                the same Engine with a simulated Heroku, minute by minute;
 //!                accounting against the ideal, series CSV and SVG plot.
-//!   lambda/      the Lambda function: event parsing, cold-start wiring
-//!                (DynamoDB store, SES notifier, SSM secrets), the handler.
-//!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
-//!   error_text.rs  errors as one readable line: AWS SDK errors, error cause chains.
+//!   lambda/      the Lambda function: event parsing, cold start (DynamoDB store,
+//!                SES notifier, SSM secrets), the handler.
+//!   init.rs      `dynopilot init`: a starter config from the app's formation.
+//!   error_text.rs  leaf: errors as one readable line (AWS SDK errors, cause chains).
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
+//!
+//! No two of these import each other (`python3 tests/import_cycles.py` lists
+//! the imports and fails on a cycle; `tests/run` runs it).
 //!
 //! # The decision, by example
 //!
 //! ```
 //! use chrono::{TimeDelta, TimeZone, Utc};
-//! use dynopilot::domain::{decide, Action, Bound, InputPolicy, InputWindow, Policy, ReasonCode, Rule, ScaleHistory, Window};
+//! use dynopilot::domain::{decide, Action, Bound, CapacityRule, InputPolicy, InputWindow, Policy, ReasonCode, Rule, ScaleHistory, Window};
 //!
 //! let now = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
 //! let policy = Policy {
@@ -50,7 +67,7 @@
 //!     inputs: vec![InputPolicy {
 //!         name: "rpm".into(),
 //!         interval: TimeDelta::minutes(1),
-//!         rule: Rule::Capacity { per_dyno: 150.0 },
+//!         rule: Rule::new(CapacityRule { per_dyno: 150.0 }),
 //!     }],
 //! };
 //! let mut rpm = InputWindow::default();
@@ -73,12 +90,16 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 mod error_text;
+pub mod fields;
 pub mod heartbeat;
+pub mod init;
 pub mod inputs;
 pub mod lambda;
 pub mod metrics;
 pub mod notify;
 pub mod scaler;
+pub mod secrets;
 pub mod simulate;
 pub mod store;
+pub mod trace;
 pub mod wiring;

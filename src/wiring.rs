@@ -1,17 +1,161 @@
-//! Builds an [`Engine`] from a config for local runs (CLI): file or memory state,
-//! the local scaler, console notifications. The Lambda entry point has its own.
+//! The one place an [`Engine`] is assembled from a config: sources from the
+//! input registry, the scaler and heartbeat the config asks for, over the
+//! state store and notifier the caller chose. The Lambda function
+//! ([`crate::lambda::Function`]) and the CLI ([`build_local`]) both call
+//! [`assemble`]; they differ only in the store, the notifier and the secrets.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, EnvSecrets, HeartbeatUrl, ScalerConfig, SecretResolver, StateConfig};
+use crate::config::{Config, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConfig};
 use crate::engine::Engine;
 use crate::heartbeat::{Heartbeat, HttpHeartbeat};
 use crate::inputs::{BuildContext, MetricSource};
-use crate::notify::ConsoleNotifier;
+use crate::notify::{ConsoleNotifier, Notifier};
 use crate::scaler::{HerokuScaler, LocalScaler, MemoryScaler, Scaler};
-use crate::store::{FileStateStore, MemoryStateStore, StateStore};
+use crate::secrets::{EnvSecrets, SecretResolver};
+use crate::store::{DynamoDbStateStore, FileStateStore, MemoryStateStore, StateStore};
+
+/// Where state lives. The local scaler keeps its counts in the state file, so
+/// it needs to know when the store is a file.
+#[derive(Clone)]
+pub enum StateBackend {
+    File(Arc<FileStateStore>),
+    Memory(Arc<MemoryStateStore>),
+    /// Any other store (DynamoDB in the Lambda; fakes in tests).
+    Other(Arc<dyn StateStore>),
+}
+
+impl StateBackend {
+    pub fn store(&self) -> Arc<dyn StateStore> {
+        match self {
+            Self::File(s) => s.clone(),
+            Self::Memory(s) => s.clone(),
+            Self::Other(s) => s.clone(),
+        }
+    }
+}
+
+/// What only the caller can provide.
+pub struct Parts<'a> {
+    /// Resolves `env:`/`ssm:` references (secrets are never in the config).
+    pub secrets: &'a dyn SecretResolver,
+    pub state: StateBackend,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// An assembled function: the engine, and what its callers print with.
+pub struct Assembled {
+    pub engine: Engine,
+    /// Where the EMF lines go (namespace and dimension names).
+    pub metrics: MetricsConfig,
+}
+
+/// Build everything a config asks for around the caller's parts.
+///
+/// # Errors
+/// A message naming the config field at fault (an input whose source cannot
+/// be built, a secret reference that does not resolve; never a secret value).
+pub fn assemble(config: Config, parts: Parts<'_>) -> Result<Assembled, String> {
+    let http = http_client()?;
+    let sources = build_sources(
+        &config,
+        &BuildContext {
+            secrets: parts.secrets,
+            http: &http,
+        },
+    )?;
+    let scaler: Arc<dyn Scaler> = match (&config.scaler, &parts.state) {
+        (ScalerConfig::Heroku { .. }, _) => heroku_scaler(&config.scaler, parts.secrets, &http)?,
+        (ScalerConfig::Local, StateBackend::File(file)) => {
+            Arc::new(LocalScaler::new(file.clone(), initial_counts(&config)))
+        }
+        (ScalerConfig::Local, StateBackend::Memory(_)) => Arc::new(memory_scaler(&config)),
+        (ScalerConfig::Local, StateBackend::Other(_)) => {
+            tracing::warn!("scaler kind \"local\" with a shared store: dyno counts live in memory only (try-out mode)");
+            Arc::new(memory_scaler(&config))
+        }
+    };
+    let heartbeat = heartbeat(&config, parts.secrets, &http)?;
+    let metrics = config.metrics.clone();
+    let mut engine = Engine::new(config, sources, parts.state.store(), scaler, parts.notifier)?;
+    if let Some(heartbeat) = heartbeat {
+        engine = engine.with_heartbeat(heartbeat);
+    }
+    Ok(Assembled { engine, metrics })
+}
+
+/// The store of a local run: the config's `[state]`, or `state_path` when given.
+///
+/// # Errors
+/// For `[state] kind = "dynamodb"`, which needs AWS credentials: the CLI's
+/// `status`/`pause`/`resume` open it with [`crate::store::DynamoDbStateStore`].
+pub fn local_state(config: &Config, state_path: Option<PathBuf>) -> Result<StateBackend, String> {
+    match (state_path, &config.state) {
+        (Some(path), _) => Ok(StateBackend::File(Arc::new(FileStateStore::new(path)))),
+        (None, StateConfig::File { path }) => Ok(StateBackend::File(Arc::new(FileStateStore::new(
+            path.clone(),
+        )))),
+        (None, StateConfig::Memory) => Ok(StateBackend::Memory(Arc::new(MemoryStateStore::new()))),
+        (None, StateConfig::DynamoDb { .. }) => Err(
+            "[state] kind = \"dynamodb\" is the Lambda function's store; for a local run pass --state FILE"
+                .into(),
+        ),
+    }
+}
+
+/// The store an operator's command opens: `state_path` when given, else the
+/// config's `[state]`, DynamoDB included (credentials, region and endpoint
+/// from the environment, as the AWS CLI reads them; `DYNOPILOT_TABLE`
+/// overrides the table, as in the Lambda function).
+///
+/// # Errors
+/// Never for DynamoDB here (a bad table or credentials show on first use).
+pub async fn open_state(
+    config: &Config,
+    state_path: Option<PathBuf>,
+) -> Result<StateBackend, String> {
+    match (&state_path, &config.state) {
+        (None, StateConfig::DynamoDb { table }) => {
+            let table = std::env::var("DYNOPILOT_TABLE")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| table.clone());
+            let aws = aws_config::load_from_env().await;
+            Ok(StateBackend::Other(Arc::new(DynamoDbStateStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                table,
+            ))))
+        }
+        _ => local_state(config, state_path),
+    }
+}
+
+/// The local world: state per config (or `state_path` when given), the
+/// scaler per config, console notifications, `env:` secrets.
+///
+/// # Errors
+/// When an input's source, the scaler or the heartbeat cannot be built.
+pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine, String> {
+    Ok(assemble_local(config, state_path)?.engine)
+}
+
+/// [`build_local`], with the metrics settings the CLI's `--emf` prints with.
+///
+/// # Errors
+/// As [`build_local`].
+pub fn assemble_local(config: Config, state_path: Option<PathBuf>) -> Result<Assembled, String> {
+    let state = local_state(&config, state_path)?;
+    assemble(
+        config,
+        Parts {
+            secrets: &EnvSecrets,
+            state,
+            notifier: Arc::new(ConsoleNotifier),
+        },
+    )
+}
 
 /// Build every input's source from its validated settings.
 ///
@@ -82,7 +226,7 @@ pub fn heroku_scaler(
 }
 
 /// The heartbeat of a config with `[heartbeat]`, its URL resolved when it is a
-/// reference. The Lambda entry point uses this too.
+/// reference.
 ///
 /// # Errors
 /// When `heartbeat.url` does not resolve or is not an http(s) URL (the message
@@ -131,57 +275,4 @@ pub fn memory_scaler(config: &Config) -> MemoryScaler {
         }
     }
     scaler
-}
-
-/// The local world: state per config (or `state_path` when given), the local
-/// scaler, console notifications.
-///
-/// # Errors
-/// When an input's source cannot be built.
-pub fn build_local(config: Config, state_path: Option<PathBuf>) -> Result<Engine, String> {
-    let http = http_client()?;
-    let sources = build_sources(
-        &config,
-        &BuildContext {
-            secrets: &EnvSecrets,
-            http: &http,
-        },
-    )?;
-    let state = match (state_path, &config.state) {
-        (Some(path), _) => StateConfig::File { path },
-        (None, StateConfig::DynamoDb { .. }) => {
-            return Err("[state] kind = \"dynamodb\" is the Lambda function's store; for a local run pass --state FILE".into())
-        }
-        (None, state) => state.clone(),
-    };
-    let (store, scaler): (Arc<dyn StateStore>, Arc<dyn Scaler>) = match (state, &config.scaler) {
-        (state, ScalerConfig::Heroku { .. }) => {
-            let store: Arc<dyn StateStore> = match state {
-                StateConfig::File { path } => Arc::new(FileStateStore::new(path)),
-                _ => Arc::new(MemoryStateStore::new()),
-            };
-            (store, heroku_scaler(&config.scaler, &EnvSecrets, &http)?)
-        }
-        (StateConfig::File { path }, ScalerConfig::Local) => {
-            let store = Arc::new(FileStateStore::new(path));
-            let scaler = Arc::new(LocalScaler::new(store.clone(), initial_counts(&config)));
-            (store, scaler)
-        }
-        (_, ScalerConfig::Local) => (
-            Arc::new(MemoryStateStore::new()),
-            Arc::new(memory_scaler(&config)),
-        ),
-    };
-    let heartbeat = heartbeat(&config, &EnvSecrets, &http)?;
-    let engine = Engine::new(
-        Arc::new(config),
-        sources,
-        store,
-        scaler,
-        Arc::new(ConsoleNotifier),
-    )?;
-    Ok(match heartbeat {
-        Some(h) => engine.with_heartbeat(h),
-        None => engine,
-    })
 }

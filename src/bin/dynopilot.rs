@@ -1,5 +1,7 @@
 //! The `dynopilot` command: check a config, run one invocation, loop like
-//! Dynosaur's daemon did, or backtest a config on a trace (`simulate`).
+//! Dynosaur's daemon did, backtest a config on a trace (`simulate`), and the
+//! operator's verbs (`status`, `pause`, `resume`, `init`) over the configured
+//! state store — the local file, or DynamoDB like the Lambda function.
 //! Only wiring: the work is in the library.
 
 use std::path::PathBuf;
@@ -9,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Parser, Subcommand};
-use dynopilot::config::{self, Config, ConfigError};
-use dynopilot::engine::{Engine, Invocation, Outcome, Report};
+use dynopilot::config::{self, Config, ConfigError, MetricsConfig};
+use dynopilot::engine::{self, Engine, Invocation, Outcome, Report};
 use dynopilot::simulate::synthetic::{self, Shape};
 use dynopilot::simulate::{self, parse_minute, SimOptions, Trace};
+use dynopilot::wiring::Assembled;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -24,6 +27,60 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show each formation's stored state: count, pause, last decisions with
+    /// reasons, open notification episodes.
+    #[command(
+        after_help = "Example:\n  dynopilot status --config dynopilot.toml --formation shop-api/web\n  dynopilot status --config dynopilot.toml --json"
+    )]
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON (the Lambda's `status` answer) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause formations: runs still decide and report, but do not scale.
+    #[command(
+        after_help = "Example:\n  dynopilot pause --for 2h --config dynopilot.toml --formation shop-api/web"
+    )]
+    Pause {
+        #[command(flatten)]
+        target: Target,
+        /// How long, e.g. 30m, 2h, 1d.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        duration: Duration,
+    },
+    /// Resume paused formations.
+    #[command(
+        after_help = "Example:\n  dynopilot resume --config dynopilot.toml --formation shop-api/web"
+    )]
+    Resume {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write a commented starter config. With a Heroku token (the variable named
+    /// by --token-env) and --app it reads the app's process types; otherwise it
+    /// writes the demo config.
+    #[command(
+        after_help = "Example:\n  HEROKU_API_TOKEN=... dynopilot init --app shop-api --out dynopilot.toml\n  dynopilot check-config dynopilot.toml"
+    )]
+    Init {
+        /// The Heroku app to read.
+        #[arg(long)]
+        app: Option<String>,
+        /// Where to write it.
+        #[arg(long, default_value = "dynopilot.toml")]
+        out: PathBuf,
+        /// The environment variable holding the Heroku API token.
+        #[arg(long, default_value = "HEROKU_API_TOKEN")]
+        token_env: String,
+        /// Heroku API root (tests and proxies).
+        #[arg(long, default_value = dynopilot::scaler::HEROKU_BASE_URL)]
+        base_url: String,
+        /// Overwrite --out if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate a config file: print it with every default filled in, or every error.
     CheckConfig {
         /// The TOML config file.
@@ -60,6 +117,20 @@ enum Command {
     /// Backtest a config: replay a load trace through the engine with a simulated
     /// Heroku and print the accounting against the ideal (JSON).
     Simulate(SimulateArgs),
+}
+
+/// Which config, store and formations an operator's verb acts on.
+#[derive(clap::Args)]
+struct Target {
+    /// The TOML config file (default: the embedded demo config).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only this formation (by name, e.g. app/web); repeatable. Default: all.
+    #[arg(long)]
+    formation: Vec<String>,
+    /// Use this state file instead of the config's `[state]`.
+    #[arg(long)]
+    state: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +196,8 @@ fn main() -> ExitCode {
         _ => "warn",
     };
     tracing_subscriber::fmt()
+        // Colour codes only on a terminal: logs redirected to a file stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
@@ -132,6 +205,16 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Status { target, json } => control(&target, Verb::Status { json }),
+        Command::Pause { target, duration } => control(&target, Verb::Pause(duration)),
+        Command::Resume { target } => control(&target, Verb::Resume),
+        Command::Init {
+            app,
+            out,
+            token_env,
+            base_url,
+            force,
+        } => init(app.as_deref(), &out, &token_env, &base_url, force),
         Command::Simulate(args) => simulate(&args),
         Command::Run {
             config,
@@ -150,13 +233,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let engine = match dynopilot::wiring::build_local(config, state) {
-                Ok(engine) => engine,
-                Err(e) => {
-                    eprintln!("cannot start: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let Assembled { engine, metrics } =
+                match dynopilot::wiring::assemble_local(config, state) {
+                    Ok(assembled) => assembled,
+                    Err(e) => {
+                        eprintln!("cannot start: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -170,11 +254,11 @@ fn main() -> ExitCode {
                         &engine,
                         now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
                         dry_run,
-                        emf,
+                        emf.then_some(&metrics),
                     )
                     .await
                 } else {
-                    run_loop(&engine, every, cycles, dry_run, emf).await
+                    run_loop(&engine, every, cycles, dry_run, emf.then_some(&metrics)).await
                 }
             })
         }
@@ -298,13 +382,18 @@ fn failed(report: &Report) -> bool {
 }
 
 /// `--emf`: the metric lines the Lambda would print, for trying dimensions locally.
-fn print_emf(engine: &Engine, report: &Report) {
-    for line in dynopilot::metrics::emf_lines(report, &engine.config().metrics) {
+fn print_emf(metrics: &MetricsConfig, report: &Report) {
+    for line in dynopilot::metrics::emf_lines(report, metrics) {
         println!("{line}");
     }
 }
 
-async fn run_once(engine: &Engine, now: DateTime<Utc>, dry_run: bool, emf: bool) -> ExitCode {
+async fn run_once(
+    engine: &Engine,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    emf: Option<&MetricsConfig>,
+) -> ExitCode {
     let invocation = Invocation {
         dry_run,
         ..Invocation::at(now)
@@ -314,8 +403,8 @@ async fn run_once(engine: &Engine, now: DateTime<Utc>, dry_run: bool, emf: bool)
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("cannot print report: {e}"),
     }
-    if emf {
-        print_emf(engine, &report);
+    if let Some(metrics) = emf {
+        print_emf(metrics, &report);
     }
     if failed(&report) {
         ExitCode::FAILURE
@@ -329,7 +418,7 @@ async fn run_loop(
     every: Duration,
     cycles: Option<u64>,
     dry_run: bool,
-    emf: bool,
+    emf: Option<&MetricsConfig>,
 ) -> ExitCode {
     let mut ticker = tokio::time::interval(every.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -354,12 +443,258 @@ async fn run_loop(
         for error in &report.errors {
             println!("{} error: {error}", report.now.format("%Y-%m-%dT%H:%M:%SZ"));
         }
-        if emf {
-            print_emf(engine, &report);
+        if let Some(metrics) = emf {
+            print_emf(metrics, &report);
         }
         done += 1;
         if cycles.is_some_and(|c| done >= c) {
             return ExitCode::SUCCESS;
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+enum Verb {
+    Status { json: bool },
+    Pause(Duration),
+    Resume,
+}
+
+/// `status`, `pause`, `resume`: the same library calls as the Lambda's events,
+/// over the configured store (no inputs are built, no secret is needed).
+fn control(target: &Target, verb: Verb) -> ExitCode {
+    let config = match load(target.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let unknown: Vec<&String> = target
+        .formation
+        .iter()
+        .filter(|name| !config.formations.iter().any(|f| &f.name == *name))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = config.formations.iter().map(|f| f.name.as_str()).collect();
+        eprintln!(
+            "unknown formation(s) {unknown:?}; the config has: {}",
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let formations: Vec<_> = config
+        .formations
+        .iter()
+        .filter(|f| target.formation.is_empty() || target.formation.contains(&f.name))
+        .cloned()
+        .collect();
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let store = match dynopilot::wiring::open_state(&config, target.state.clone()).await {
+            Ok(state) => state.store(),
+            Err(e) => {
+                eprintln!("cannot open the state store: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let now = Utc::now().trunc_subsecs(0);
+        match verb {
+            Verb::Status { json } => {
+                let status = engine::status(&formations, store.as_ref()).await;
+                if json {
+                    match serde_json::to_string_pretty(&serde_json::json!({ "formations": status }))
+                    {
+                        Ok(text) => println!("{text}"),
+                        Err(e) => eprintln!("cannot print status: {e}"),
+                    }
+                } else {
+                    print!("{}", status_table(&status, now));
+                }
+                if status.iter().any(|s| s.error.is_some()) {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Verb::Pause(_) | Verb::Resume => {
+                let until = match verb {
+                    Verb::Pause(d) => match chrono::TimeDelta::from_std(d) {
+                        Ok(d)
+                            if d > chrono::TimeDelta::zero()
+                                && d <= chrono::TimeDelta::days(30) =>
+                        {
+                            Some(now + d)
+                        }
+                        _ => {
+                            eprintln!("--for must be more than 0 and at most 30 days");
+                            return ExitCode::from(2);
+                        }
+                    },
+                    _ => None,
+                };
+                let mut code = ExitCode::SUCCESS;
+                for f in &formations {
+                    match engine::set_pause(&formations, store.as_ref(), &f.name, until).await {
+                        Ok(s) => match s.paused_until {
+                            Some(at) => println!(
+                                "{}: paused until {}",
+                                s.name,
+                                at.format("%Y-%m-%d %H:%M:%SZ")
+                            ),
+                            None => println!("{}: resumed", s.name),
+                        },
+                        Err(e) => {
+                            eprintln!("{}: {e}", f.name);
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+                code
+            }
+        }
+    })
+}
+
+/// `status` for people: one block per formation.
+fn status_table(status: &[engine::FormationStatus], now: DateTime<Utc>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for s in status {
+        let _ = writeln!(out, "{} ({} {})", s.name, s.app, s.process_type);
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "  error:    {e}");
+        }
+        let _ = match &s.current {
+            Some(c) => writeln!(
+                out,
+                "  count:    {} (as of {})",
+                c.quantity,
+                c.at.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            None => writeln!(out, "  count:    unknown (no run recorded yet)"),
+        };
+        let _ = match s.paused_until {
+            Some(until) if until > now => writeln!(
+                out,
+                "  paused:   until {}",
+                until.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            _ => writeln!(out, "  paused:   no"),
+        };
+        if let Some(p) = &s.pending {
+            let _ = writeln!(
+                out,
+                "  pending:  {} -> {} claimed at {}",
+                p.from,
+                p.to,
+                p.at.format("%H:%M:%SZ")
+            );
+        }
+        if s.episodes.is_empty() {
+            let _ = writeln!(out, "  episodes: none open");
+        } else {
+            for (key, mark) in &s.episodes {
+                let _ = writeln!(
+                    out,
+                    "  episode:  {key} since {}",
+                    mark.since.format("%Y-%m-%d %H:%M:%SZ")
+                );
+            }
+        }
+        if s.last_decisions.is_empty() {
+            let _ = writeln!(out, "  decisions: none yet");
+        } else {
+            let _ = writeln!(out, "  decisions (newest last):");
+            for d in s.last_decisions.iter().rev().take(5).rev() {
+                let _ = writeln!(
+                    out,
+                    "    {}  {} -> {}  {}{}: {}",
+                    d.at.format("%Y-%m-%d %H:%M"),
+                    d.current,
+                    d.target,
+                    d.reason.code.as_str(),
+                    if d.applied { "" } else { " (not applied)" },
+                    d.reason.text
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `init`: the starter config from the app's formation, or the demo config.
+fn init(
+    app: Option<&str>,
+    out: &std::path::Path,
+    token_env: &str,
+    base_url: &str,
+    force: bool,
+) -> ExitCode {
+    if out.exists() && !force {
+        eprintln!("{} exists; pass --force to overwrite it", out.display());
+        return ExitCode::from(2);
+    }
+    let token = std::env::var(token_env).ok().filter(|t| !t.is_empty());
+    let text = match (app, token) {
+        (Some(app), Some(token)) => {
+            let runtime = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            let scaler = dynopilot::wiring::http_client().and_then(|http| {
+                dynopilot::scaler::HerokuScaler::new(
+                    http,
+                    base_url,
+                    secrecy::SecretString::from(token),
+                    Duration::from_secs(10),
+                )
+                .map_err(|e| format!("--base-url: {e}"))
+            });
+            let scaler = match scaler {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime.block_on(dynopilot::init::from_heroku(&scaler, app, token_env)) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (Some(app), None) => {
+            eprintln!(
+                "{token_env} is not set: cannot read {app}'s formation; writing the demo config instead"
+            );
+            dynopilot::init::demo()
+        }
+        (None, _) => dynopilot::init::demo(),
+    };
+    if let Err(e) = config::parse(&text) {
+        eprintln!("internal error: the starter config does not pass check-config: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = std::fs::write(out, &text) {
+        eprintln!("cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "wrote {}; check it with: dynopilot check-config {}",
+        out.display(),
+        out.display()
+    );
+    ExitCode::SUCCESS
 }

@@ -85,6 +85,7 @@ impl ReasonCode {
 
 /// Why the target is what it is: a code for machines and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reason {
     pub code: ReasonCode,
     pub text: String,
@@ -351,17 +352,14 @@ fn estimate_input(
         return missing(Some(latest.at), "newest sample is not a number".to_string());
     }
     let finite: Vec<Sample> = usable.into_iter().filter(|s| s.value.is_finite()).collect();
-    let outcome = rules::evaluate(
-        &input.rule,
-        &rules::Context {
-            samples: &finite,
-            current,
-            last_scale: history.last().map(|e| e.at),
-            hysteresis,
-            stale_after: input.stale_after(),
-            now,
-        },
-    );
+    let outcome = input.rule.evaluate(&rules::Context {
+        samples: &finite,
+        current,
+        last_scale: history.last().map(|e| e.at),
+        hysteresis,
+        stale_after: input.stale_after(),
+        now,
+    });
     InputEstimate {
         name: input.name.clone(),
         status: InputStatus::Present,

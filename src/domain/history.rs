@@ -9,6 +9,7 @@ pub const MAX_SCALE_EVENTS: usize = 50;
 
 /// One scale that really happened (dry runs record none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScaleEvent {
     pub at: DateTime<Utc>,
     pub from: u32,
@@ -17,6 +18,7 @@ pub struct ScaleEvent {
 
 /// Scale events, oldest first, bounded to [`MAX_SCALE_EVENTS`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScaleHistory {
     #[serde(default)]
     pub events: Vec<ScaleEvent>,

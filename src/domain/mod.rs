@@ -8,7 +8,7 @@ mod bound;
 mod decide;
 mod history;
 mod policy;
-mod rules;
+pub mod rules;
 mod window;
 
 pub use bound::{
@@ -16,8 +16,10 @@ pub use bound::{
 };
 pub use decide::{decide, Action, Decision, InputEstimate, InputStatus, Reason, ReasonCode};
 pub use history::{ScaleEvent, ScaleHistory, MAX_SCALE_EVENTS};
-pub use policy::{
-    AverageRule, ConsecutiveRule, InputPolicy, Per, Policy, Rule, TargetRule, TrendRule,
-    MAX_RETENTION, TREND_MIN_SAMPLES,
+pub use policy::{InputPolicy, Policy, MAX_RETENTION};
+pub use rules::{
+    rule_names, rule_type, AverageRule, CapacityRule, ConsecutiveRule, Per, Rule, RuleInput,
+    RuleLogic, RuleType, Setting, TargetRule, TrendRule, DEFAULT_RULE, MAX_RULE_SAMPLES, RULES,
+    TREND_MIN_SAMPLES,
 };
 pub use window::{InputError, InputWindow, Sample, Window};

@@ -6,7 +6,7 @@
 
 use chrono::TimeDelta;
 
-use super::Bound;
+use super::{Bound, Rule};
 
 /// How one formation is scaled.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,132 +65,10 @@ pub struct InputPolicy {
     pub rule: Rule,
 }
 
-/// A decision rule for one input: each predecessor's, plus Kubernetes' HPA.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rule {
-    /// Dynosaur's rule: `ceil(value / per_dyno)`, over the hysteresis window's max.
-    Capacity {
-        /// Units of load one dyno serves (e.g. requests per minute).
-        per_dyno: f64,
-    },
-    /// autoscalebot's streaks of slow or fast samples.
-    Consecutive(ConsecutiveRule),
-    /// autoscalebot 3.0's mean of the newest samples.
-    Average(AverageRule),
-    /// Swop heroku-autoscale's mean and least-squares slope over a window.
-    Trend(TrendRule),
-    /// Kubernetes HPA's proportional target tracking.
-    Target(TargetRule),
-}
-
-impl Rule {
-    /// The config's `rule` value.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Capacity { .. } => "capacity",
-            Self::Consecutive(_) => "consecutive",
-            Self::Average(_) => "average",
-            Self::Trend(_) => "trend",
-            Self::Target(_) => "target",
-        }
-    }
-}
-
-/// autoscalebot: `fails_to_scale_up` slow samples in a row add `increment`
-/// dynos, `passes_to_scale_down` fast samples in a row remove `increment`.
-///
-/// A sample above `max` is slow, below `min` is fast, anything else breaks
-/// both streaks. A failed HTTP probe arrives as a sample equal to its timeout,
-/// so it counts as slow, as autoscalebot counted a failed ping. Only samples
-/// after the last scale count (the streak restarts after a scale), and two
-/// samples further apart than the input's staleness limit are not "in a row".
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ConsecutiveRule {
-    /// Above this (ms for response times) a sample is slow.
-    pub max: f64,
-    /// Below this a sample is fast.
-    pub min: f64,
-    pub fails_to_scale_up: u32,
-    pub passes_to_scale_down: u32,
-    pub increment: u32,
-}
-
-/// autoscalebot 3.0: the mean of the newest `samples` samples above `max` adds
-/// `increment` dynos, below `min` removes `increment`; fewer samples than
-/// `samples` since the last scale hold.
-///
-/// autoscalebot 3.0's unfinished code averaged the *oldest* stored samples,
-/// which reacts to load that is long gone; this uses the newest. As with
-/// `consecutive`, samples taken before the last scale describe a formation that
-/// no longer exists and are not counted.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AverageRule {
-    pub max: f64,
-    pub min: f64,
-    pub samples: u32,
-    pub increment: u32,
-}
-
-/// Swop heroku-autoscale: over the newest `window` of response times,
-/// - mean above `high` → up by `increment`;
-/// - mean below `low` → down by `increment`, unless the times are rising
-///   (slope > 0), then hold;
-/// - mean in the band `low..=high` → the least-squares slope (ms per minute)
-///   decides: above `trend_high` → up, below `trend_low` → down, else hold.
-///
-/// Swop's README described the band backwards; the behaviour above is what a
-/// response-time autoscaler must do (slow and getting slower means more dynos).
-/// Fewer than [`TREND_MIN_SAMPLES`] samples in the window since the last scale
-/// hold, since a slope through two points is noise.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrendRule {
-    pub window: TimeDelta,
-    pub high: f64,
-    pub low: f64,
-    /// Slope (ms per minute) above which a mean inside the band scales up.
-    pub trend_high: f64,
-    /// Slope (ms per minute) below which a mean inside the band scales down.
-    pub trend_low: f64,
-    pub increment: u32,
-}
-
 /// The longest any rule may make the engine keep samples: a backstop so that
 /// no policy, however built, grows the stored state without bound (the config
 /// already refuses windows and counts anywhere near this).
 pub const MAX_RETENTION: TimeDelta = TimeDelta::seconds(7 * 24 * 3600);
-
-/// The fewest samples `trend` decides on.
-pub const TREND_MIN_SAMPLES: usize = 3;
-
-/// Whether a `target` input's value is per dyno or the formation's total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Per {
-    /// Utilisation-like (response time, load per dyno): `ceil(current × value / target)`.
-    Dyno,
-    /// Total load (requests per minute): `ceil(value / target)`, target being load per dyno.
-    Total,
-}
-
-impl Per {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dyno => "dyno",
-            Self::Total => "total",
-        }
-    }
-}
-
-/// Kubernetes HPA: `desired = ceil(current × value / target)`, held at the
-/// current count while `|value / target − 1| <= tolerance` so small wobbles do
-/// not scale. Scale-ups follow the newest sample; a scale-down goes no lower
-/// than the highest sample within `hysteresis` since the last scale asks for
-/// (HPA's downscale stabilization window).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TargetRule {
-    pub target: f64,
-    pub tolerance: f64,
-    pub per: Per,
-}
 
 impl InputPolicy {
     /// How old the newest sample may be before the input counts as missing.
@@ -203,19 +81,7 @@ impl InputPolicy {
 
     /// How much stored history this input's rule reads.
     pub fn retention(&self) -> TimeDelta {
-        // Streaks may be spaced up to `stale_after` apart and still count.
-        let polls = |n: u32| {
-            i32::try_from(n)
-                .ok()
-                .and_then(|n| self.stale_after().checked_mul(n))
-                .unwrap_or(MAX_RETENTION)
-        };
-        let wanted = match &self.rule {
-            Rule::Capacity { .. } | Rule::Target(_) => TimeDelta::zero(),
-            Rule::Consecutive(r) => polls(r.fails_to_scale_up.max(r.passes_to_scale_down)),
-            Rule::Average(r) => polls(r.samples),
-            Rule::Trend(r) => r.window,
-        };
+        let wanted = self.rule.retention(self.stale_after());
         wanted.min(MAX_RETENTION)
     }
 }

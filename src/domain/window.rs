@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// One measurement of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sample {
     /// When it was measured (the invocation's `now`).
     pub at: DateTime<Utc>,
@@ -17,6 +18,7 @@ pub struct Sample {
 /// Why the last poll of an input failed, kept so the report and the fail-safe
 /// can say what is missing and since when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InputError {
     /// Stable label (`timeout`, `unauthorized`, `malformed`, ...).
     pub kind: String,
@@ -26,6 +28,7 @@ pub struct InputError {
 
 /// Everything stored about one input between invocations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InputWindow {
     /// Samples, oldest first, pruned to the policy's retention (the longest
     /// history any rule reads, at least the hysteresis window; the newest is always kept).
@@ -91,6 +94,7 @@ impl InputWindow {
 
 /// The stored windows of all of a formation's inputs, keyed by input name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     #[serde(default)]
     pub inputs: BTreeMap<String, InputWindow>,

@@ -47,7 +47,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
-use crate::config::{Config, FormationConfig};
+use crate::config::{Config, FormationConfig, NotificationConfig};
 use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
 use crate::heartbeat::Heartbeat;
 use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
@@ -55,7 +55,7 @@ use crate::notify::episodes::{self, Facts, ScaleAttempt};
 use crate::notify::Notifier;
 use crate::scaler::{QuantityChange, ScaleError, Scaler};
 use crate::store::{
-    DecisionRecord, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
+    DecisionRecord, EpisodeMark, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
 };
 
 pub use report::{FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError};
@@ -93,9 +93,50 @@ impl Invocation {
     }
 }
 
-/// The configured world: config, one source per input, and the ports.
+/// What the engine reads of the config: the formations and how a run behaves.
+/// The platform sections (state, scaler, metrics, heartbeat) are the
+/// assembler's business ([`crate::wiring`]), not the engine's.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Decide and report, but never change a formation.
+    pub dry_run: bool,
+    /// All inputs of an invocation must answer within this.
+    pub fetch_deadline: TimeDelta,
+    pub notifications: NotificationConfig,
+    pub formations: Vec<FormationConfig>,
+}
+
+impl From<&Config> for EngineConfig {
+    fn from(c: &Config) -> Self {
+        Self {
+            dry_run: c.dry_run,
+            fetch_deadline: c.fetch_deadline,
+            notifications: c.notifications.clone(),
+            formations: c.formations.clone(),
+        }
+    }
+}
+
+impl From<Arc<Config>> for EngineConfig {
+    fn from(c: Arc<Config>) -> Self {
+        Self::from(c.as_ref())
+    }
+}
+
+impl From<Config> for EngineConfig {
+    fn from(c: Config) -> Self {
+        Self {
+            dry_run: c.dry_run,
+            fetch_deadline: c.fetch_deadline,
+            notifications: c.notifications,
+            formations: c.formations,
+        }
+    }
+}
+
+/// The configured world: the formations, one source per input, and the ports.
 pub struct Engine {
-    config: Arc<Config>,
+    config: EngineConfig,
     /// `sources[f][i]` serves `config.formations[f].inputs[i]`.
     sources: Vec<Vec<Arc<dyn MetricSource>>>,
     store: Arc<dyn StateStore>,
@@ -133,13 +174,24 @@ pub struct FormationStatus {
     #[serde(rename = "type")]
     pub process_type: String,
     pub version: Option<u64>,
+    /// The dyno count the newest run left, as of that run (no platform read).
+    pub current: Option<CurrentCount>,
     pub paused_until: Option<DateTime<Utc>>,
     pub pending: Option<ScaleIntent>,
+    /// Open notification episodes by key (`needs_above_max`, `input_failing:rpm`, ...).
+    pub episodes: BTreeMap<String, EpisodeMark>,
     pub window: crate::domain::Window,
     pub last_scales: Vec<ScaleEvent>,
     pub last_decisions: Vec<DecisionRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A dyno count and when it was seen.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CurrentCount {
+    pub quantity: u32,
+    pub at: DateTime<Utc>,
 }
 
 /// Why a pause or resume was refused.
@@ -157,12 +209,13 @@ impl Engine {
     /// # Errors
     /// When `sources` does not have one source per configured input.
     pub fn new(
-        config: Arc<Config>,
+        config: impl Into<EngineConfig>,
         sources: Vec<Vec<Arc<dyn MetricSource>>>,
         store: Arc<dyn StateStore>,
         scaler: Arc<dyn Scaler>,
         notifier: Arc<dyn Notifier>,
     ) -> Result<Self, String> {
+        let config = config.into();
         let shape_ok = sources.len() == config.formations.len()
             && sources
                 .iter()
@@ -188,8 +241,9 @@ impl Engine {
         self
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The formations it runs, in config order.
+    pub fn formations(&self) -> &[FormationConfig] {
+        &self.config.formations
     }
 
     /// Run one invocation. Never fails as a whole: problems are in the report.
@@ -690,40 +744,12 @@ impl Engine {
         }
     }
 
-    /// `status`: every selected formation's stored state. Reads only.
+    /// `status`: every formation's stored state. See [`status`].
     pub async fn status(&self) -> Vec<FormationStatus> {
-        let loads = self
-            .config
-            .formations
-            .iter()
-            .map(|f| async move { (f, self.store.load(&f.key()).await) });
-        join_all(loads)
-            .await
-            .into_iter()
-            .map(|(f, loaded)| {
-                let (state, version, error) = match loaded {
-                    Ok(Some(v)) => (v.value, Some(v.version), None),
-                    Ok(None) => (FormationState::default(), None, None),
-                    Err(e) => (FormationState::default(), None, Some(e.to_string())),
-                };
-                FormationStatus {
-                    name: f.name.clone(),
-                    app: f.app.clone(),
-                    process_type: f.process_type.clone(),
-                    version,
-                    paused_until: state.paused_until,
-                    pending: state.pending,
-                    window: state.window,
-                    last_scales: state.history.events,
-                    last_decisions: state.decisions,
-                    error,
-                }
-            })
-            .collect()
+        status(&self.config.formations, self.store.as_ref()).await
     }
 
-    /// Pause a formation until `until` (`None`: resume). Retries a few times
-    /// when a scheduled run writes the formation at the same moment.
+    /// Pause a formation until `until` (`None`: resume). See [`set_pause`].
     ///
     /// # Errors
     /// [`ControlError`] for an unknown formation or a store that keeps failing.
@@ -732,41 +758,99 @@ impl Engine {
         formation: &str,
         until: Option<DateTime<Utc>>,
     ) -> Result<FormationStatus, ControlError> {
-        let f = self
-            .config
-            .formations
-            .iter()
-            .find(|f| f.name == formation)
-            .ok_or_else(|| ControlError::UnknownFormation(formation.to_string()))?;
-        let key = f.key();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let loaded = self.store.load(&key).await?;
-            let (mut state, version) = match loaded {
-                Some(v) => (v.value, Some(v.version)),
-                None => (FormationState::default(), None),
-            };
-            state.paused_until = until;
-            match self.store.save(&key, &state, version).await {
-                Ok(version) => {
-                    info!(formation, ?until, "pause set");
-                    return Ok(FormationStatus {
-                        name: f.name.clone(),
-                        app: f.app.clone(),
-                        process_type: f.process_type.clone(),
-                        version: Some(version),
-                        paused_until: state.paused_until,
-                        pending: state.pending,
-                        window: state.window,
-                        last_scales: state.history.events,
-                        last_decisions: state.decisions,
-                        error: None,
-                    });
-                }
-                Err(StoreError::Conflict { .. }) if attempt < 5 => continue,
-                Err(e) => return Err(e.into()),
+        set_pause(
+            &self.config.formations,
+            self.store.as_ref(),
+            formation,
+            until,
+        )
+        .await
+    }
+}
+
+impl FormationStatus {
+    fn new(
+        f: &FormationConfig,
+        state: FormationState,
+        version: Option<u64>,
+        error: Option<String>,
+    ) -> Self {
+        // The count the newest run left: what it scaled to, or what it saw.
+        let current = state.decisions.last().map(|d| CurrentCount {
+            quantity: if d.applied { d.target } else { d.current },
+            at: d.at,
+        });
+        Self {
+            name: f.name.clone(),
+            app: f.app.clone(),
+            process_type: f.process_type.clone(),
+            version,
+            current,
+            paused_until: state.paused_until,
+            pending: state.pending,
+            episodes: state.notifications,
+            window: state.window,
+            last_scales: state.history.events,
+            last_decisions: state.decisions,
+            error,
+        }
+    }
+}
+
+/// Every formation's stored state, for people: the Lambda's `status` event and
+/// the CLI's `status` both call this. One read per formation, no writes.
+pub async fn status(
+    formations: &[FormationConfig],
+    store: &dyn StateStore,
+) -> Vec<FormationStatus> {
+    let loads = formations
+        .iter()
+        .map(|f| async move { (f, store.load(&f.key()).await) });
+    join_all(loads)
+        .await
+        .into_iter()
+        .map(|(f, loaded)| match loaded {
+            Ok(Some(v)) => FormationStatus::new(f, v.value, Some(v.version), None),
+            Ok(None) => FormationStatus::new(f, FormationState::default(), None, None),
+            Err(e) => FormationStatus::new(f, FormationState::default(), None, Some(e.to_string())),
+        })
+        .collect()
+}
+
+/// Pause a formation until `until` (`None`: resume): scheduled runs then decide
+/// and report but do not scale. Retries a few times when a scheduled run
+/// writes the formation at the same moment. The Lambda's `pause`/`resume`
+/// events and the CLI's verbs both call this.
+///
+/// # Errors
+/// [`ControlError`] for an unknown formation or a store that keeps failing.
+pub async fn set_pause(
+    formations: &[FormationConfig],
+    store: &dyn StateStore,
+    formation: &str,
+    until: Option<DateTime<Utc>>,
+) -> Result<FormationStatus, ControlError> {
+    let f = formations
+        .iter()
+        .find(|f| f.name == formation)
+        .ok_or_else(|| ControlError::UnknownFormation(formation.to_string()))?;
+    let key = f.key();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let loaded = store.load(&key).await?;
+        let (mut state, version) = match loaded {
+            Some(v) => (v.value, Some(v.version)),
+            None => (FormationState::default(), None),
+        };
+        state.paused_until = until;
+        match store.save(&key, &state, version).await {
+            Ok(version) => {
+                info!(formation, ?until, "pause set");
+                return Ok(FormationStatus::new(f, state, Some(version), None));
             }
+            Err(StoreError::Conflict { .. }) if attempt < 5 => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }

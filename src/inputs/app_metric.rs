@@ -17,14 +17,33 @@ use serde_json::Value;
 
 use super::http_status::{quote, send_error, status_error};
 use super::rest;
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const APP_METRIC: InputType = InputType {
     name: "app_metric",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new("url", None, "the app's JSON endpoint (https://)"),
+        KeyDoc::new(
+            "pointer",
+            None,
+            "JSON pointer to the number, e.g. \"/queue/time_ms\"",
+        ),
+        KeyDoc::new(
+            "token",
+            Some("unset"),
+            "reference to a bearer token, \"env:NAME\" or \"ssm:/path\"",
+        ),
+    ],
+    example: "url = \"https://shop-api.example.com/metrics\"\npointer = \"/queue/time_ms\"",
+    measure: Measure::Load,
+    summary: "a number from the app's own JSON endpoint",
 };
 
 /// Validated settings of an `app_metric` input.
@@ -70,6 +89,19 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
 }
 
 impl SourceSpec for AppMetricSpec {
+    fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("url", Value::from(self.url.clone())),
+            ("pointer", Value::from(self.pointer.clone())),
+            (
+                "token",
+                self.token
+                    .as_ref()
+                    .map_or(Value::Null, |t| Value::from(t.describe())),
+            ),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let token = match &self.token {
             Some(r) => Some(ctx.secrets.resolve(r).map_err(|e| format!("token: {e}"))?),

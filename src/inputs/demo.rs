@@ -9,14 +9,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceSpec};
-use crate::config::Fields;
+use super::{BuildContext, InputType, Measure, MetricSource, SourceError, SourceSpec};
+use crate::fields::{format_duration, Fields, KeyDoc};
 
 pub(super) const SINE: InputType = InputType {
     name: "sine",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse: parse_sine,
+    keys: &[
+        KeyDoc::new("amplitude", None, "swing around the offset"),
+        KeyDoc::new("period", None, "length of one wave, e.g. \"1h\""),
+        KeyDoc::new("offset", Some("0"), "the middle value"),
+    ],
+    example: "amplitude = 400\nperiod = \"1h\"",
+    measure: Measure::Load,
+    summary: "demo: offset + amplitude × sin(2π t / period)",
 };
 
 pub(super) const CONSTANT: InputType = InputType {
@@ -24,6 +32,10 @@ pub(super) const CONSTANT: InputType = InputType {
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse: parse_constant,
+    keys: &[KeyDoc::new("value", None, "the value, >= 0")],
+    example: "value = 250",
+    measure: Measure::Load,
+    summary: "demo: always the same value",
 };
 
 /// `offset + amplitude × sin(2π × t / period)`, with `t` seconds since the Unix
@@ -52,6 +64,14 @@ impl MetricSource for SineSource {
 }
 
 impl SourceSpec for SineSource {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("amplitude", self.amplitude.into()),
+            ("period", format_duration(self.period).into()),
+            ("offset", self.offset.into()),
+        ]
+    }
+
     fn build(&self, _: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         Ok(Arc::new(*self))
     }
@@ -87,6 +107,10 @@ impl MetricSource for ConstantSource {
 }
 
 impl SourceSpec for ConstantSource {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![("value", self.value.into())]
+    }
+
     fn build(&self, _: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         Ok(Arc::new(*self))
     }

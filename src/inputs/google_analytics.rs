@@ -23,14 +23,33 @@ use tracing::debug;
 
 use super::http_status::{quote, send_error, status_error, status_kind};
 use super::rest;
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const GOOGLE_ANALYTICS: InputType = InputType {
     name: "google_analytics",
     per_dyno_key: "users_per_dyno",
     default_per_dyno: Some(100.0),
     parse,
+    keys: &[
+        KeyDoc::new("property_id", None, "the numeric GA4 property id"),
+        KeyDoc::new(
+            "credentials",
+            None,
+            "reference to the service-account key JSON, \"env:NAME\" or \"ssm:/path\"",
+        ),
+        KeyDoc::new(
+            "base_url",
+            Some("\"https://analyticsdata.googleapis.com\""),
+            "API root (tests and proxies)",
+        ),
+    ],
+    example: "property_id = \"123456789\"\ncredentials = \"ssm:/dynopilot/ga4-key\"",
+    measure: Measure::Load,
+    summary: "GA4 realtime active users",
 };
 
 /// Where the GA4 Data API lives unless `base_url` says otherwise.
@@ -105,6 +124,14 @@ struct KeyFile {
 }
 
 impl SourceSpec for GoogleAnalyticsSpec {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("property_id", self.property_id.clone().into()),
+            ("credentials", self.credentials.describe().into()),
+            ("base_url", self.base_url.clone().into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let what = format!("credentials ({})", self.credentials.describe());
         let json = ctx

@@ -22,14 +22,30 @@ use tracing::debug;
 
 use super::http_status::{send_error, status_error};
 use super::rest;
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceSpec};
-use crate::config::Fields;
+use super::{BuildContext, InputType, Measure, MetricSource, SourceError, SourceSpec};
+use crate::fields::{format_duration, Fields, KeyDoc};
 
 pub(super) const HTTP_PROBE: InputType = InputType {
     name: "http_probe",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new("url", None, "the page to time (https://)"),
+        KeyDoc::new(
+            "probe_timeout",
+            Some("\"5s\""),
+            "after this the probe reports this many ms",
+        ),
+        KeyDoc::new(
+            "service_header",
+            Some("unset"),
+            "a response header with the app's own service time in ms",
+        ),
+    ],
+    example: "url = \"https://shop-api.example.com/health\"",
+    measure: Measure::ResponseTime,
+    summary: "the response time of one HTTP GET (ms)",
 };
 
 /// autoscalebot's default: a heartbeat slower than this is as bad as none.
@@ -78,6 +94,14 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
 }
 
 impl SourceSpec for HttpProbeSpec {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("url", self.url.clone().into()),
+            ("probe_timeout", format_duration(self.probe_timeout).into()),
+            ("service_header", self.service_header.clone().into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let probe_timeout = self
             .probe_timeout

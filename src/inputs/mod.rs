@@ -1,9 +1,10 @@
 //! Port `MetricSource`: where load comes from. One file per input type, one registry.
 //!
 //! Adding an input type touches this folder only: write a module with a
-//! [`SourceSpec`] (its validated settings) and a [`MetricSource`] (the adapter),
-//! and add one [`InputType`] line to [`INPUT_TYPES`]. The config reader looks the
-//! `type` key up there, so an unknown type is reported with its field path.
+//! [`SourceSpec`] (its validated settings) and a [`MetricSource`] (the adapter)
+//! and its [`InputType`] row (name, keys, parse, what the simulator feeds it),
+//! and add that row to [`INPUT_TYPES`]. The config reader, `check-config`, the
+//! docs test and the simulator all go through the registry.
 
 mod app_metric;
 mod demo;
@@ -25,7 +26,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{Fields, SecretResolver};
+use crate::fields::{Fields, KeyDoc};
+use crate::secrets::SecretResolver;
 
 pub use app_metric::{AppMetricSource, AppMetricSpec};
 pub use demo::{ConstantSource, SineSource};
@@ -134,6 +136,21 @@ pub trait SourceSpec: Debug + Send + Sync {
     fn check_timeout(&self, _timeout: TimeDelta) -> Result<(), (&'static str, String)> {
         Ok(())
     }
+
+    /// Its own keys as a user writes them, every default filled in, in the
+    /// order of its registry row's `keys` (`check-config`). Secrets appear as
+    /// their references, never as values.
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)>;
+}
+
+/// What an input type measures, for the simulator: it feeds load inputs the
+/// trace and response-time inputs the modelled response time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Load (requests, users, jobs): read from the trace.
+    Load,
+    /// Response time in ms: read from the capacity model.
+    ResponseTime,
 }
 
 /// One entry of the input registry.
@@ -146,6 +163,15 @@ pub struct InputType {
     pub default_per_dyno: Option<f64>,
     /// Reads the type's own keys (the common ones are taken already).
     pub parse: fn(&mut Fields) -> Option<Box<dyn SourceSpec>>,
+    /// Its own keys, for the docs (checked against [`SourceSpec::settings`]).
+    pub keys: &'static [KeyDoc],
+    /// Its required keys with sample values (TOML lines), for the docs and
+    /// the docs test.
+    pub example: &'static str,
+    /// What the simulator feeds it.
+    pub measure: Measure,
+    /// One line for the docs.
+    pub summary: &'static str,
 }
 
 /// The registry, keyed on the config's `type`.

@@ -18,14 +18,39 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::rest::{self, fetch_json};
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{format_duration, Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const NEW_RELIC: InputType = InputType {
     name: "new_relic",
     per_dyno_key: "rpm_per_dyno",
     default_per_dyno: Some(150.0),
     parse,
+    keys: &[
+        KeyDoc::new("app_id", None, "the APM application id"),
+        KeyDoc::new(
+            "api_key",
+            None,
+            "reference to a User API key, \"env:NAME\" or \"ssm:/path\"",
+        ),
+        KeyDoc::new("region", Some("\"us\""), "\"us\" or \"eu\""),
+        KeyDoc::new(
+            "base_url",
+            Some("the region's API root"),
+            "API root (tests and proxies)",
+        ),
+        KeyDoc::new(
+            "period",
+            Some("\"5m\""),
+            "the window averaged over (at least 1m)",
+        ),
+    ],
+    example: "app_id = 1234567\napi_key = \"env:NEW_RELIC_API_KEY\"",
+    measure: Measure::Load,
+    summary: "New Relic APM throughput (requests per minute)",
 };
 
 /// The US API host; EU accounts live on their own host and reject US calls.
@@ -53,6 +78,16 @@ pub struct NewRelicSpec {
 }
 
 impl SourceSpec for NewRelicSpec {
+    fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("app_id", self.app_id.into()),
+            ("api_key", self.api_key.describe().into()),
+            ("region", region_of(&self.base_url).into()),
+            ("base_url", self.base_url.clone().into()),
+            ("period", format_duration(self.period).into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let api_key = ctx
             .secrets
@@ -185,6 +220,15 @@ impl MetricSource for NewRelicSource {
             ]);
         let answer = fetch_json(request, self.timeout, "New Relic", error_text).await?;
         self.rpm(answer)
+    }
+}
+
+/// The region whose API root `base_url` is (`us` for any other root).
+pub(super) fn region_of(base_url: &str) -> &'static str {
+    if base_url == EU_BASE {
+        "eu"
+    } else {
+        "us"
     }
 }
 

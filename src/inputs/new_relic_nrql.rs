@@ -15,16 +15,30 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::new_relic::read_region_base;
+use super::new_relic::{read_region_base, region_of};
 use super::rest::{self, fetch_json};
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const NEW_RELIC_NRQL: InputType = InputType {
     name: "new_relic_nrql",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new("account_id", None, "the New Relic account id"),
+        KeyDoc::new("query", None, "the NRQL query; its first numeric result is the value"),
+        KeyDoc::new("api_key", None, "reference to a User API key, \"env:NAME\" or \"ssm:/path\""),
+        KeyDoc::new("region", Some("\"us\""), "\"us\" or \"eu\""),
+        KeyDoc::new("base_url", Some("the region's API root"), "API root (tests and proxies)"),
+        KeyDoc::new("result_key", Some("unset"), "which result key to read when there are several"),
+    ],
+    example: "account_id = 1234567\nquery = \"SELECT rate(count(*), 1 minute) FROM Transaction SINCE 5 minutes ago\"\napi_key = \"env:NEW_RELIC_API_KEY\"",
+    measure: Measure::Load,
+    summary: "any NRQL query through NerdGraph",
 };
 
 /// The one GraphQL document sent; only the variables change.
@@ -48,6 +62,17 @@ pub struct NrqlSpec {
 }
 
 impl SourceSpec for NrqlSpec {
+    fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("account_id", self.account_id.into()),
+            ("query", self.query.clone().into()),
+            ("api_key", self.api_key.describe().into()),
+            ("region", region_of(&self.base_url).into()),
+            ("base_url", self.base_url.clone().into()),
+            ("result_key", self.result_key.clone().into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let api_key = ctx
             .secrets

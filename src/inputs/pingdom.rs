@@ -15,14 +15,38 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::rest::{self, fetch_json};
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{format_duration, Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const PINGDOM: InputType = InputType {
     name: "pingdom",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new("check_id", None, "the uptime check's id"),
+        KeyDoc::new(
+            "token",
+            None,
+            "reference to an API token, \"env:NAME\" or \"ssm:/path\"",
+        ),
+        KeyDoc::new(
+            "base_url",
+            Some("\"https://api.pingdom.com/api/3.1\""),
+            "API root (tests and proxies)",
+        ),
+        KeyDoc::new(
+            "period",
+            Some("\"5m\""),
+            "the window averaged over (at least 1m)",
+        ),
+    ],
+    example: "check_id = 85975\ntoken = \"env:PINGDOM_TOKEN\"",
+    measure: Measure::ResponseTime,
+    summary: "Pingdom check response time (ms)",
 };
 
 pub(super) const BASE: &str = "https://api.pingdom.com/api/3.1";
@@ -42,6 +66,15 @@ pub struct PingdomSpec {
 }
 
 impl SourceSpec for PingdomSpec {
+    fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("check_id", self.check_id.into()),
+            ("token", self.token.describe().into()),
+            ("base_url", self.base_url.clone().into()),
+            ("period", format_duration(self.period).into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let token = ctx
             .secrets

@@ -29,14 +29,48 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::http_status::quote;
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::{Fields, SecretRef};
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{Fields, KeyDoc};
+use crate::secrets::SecretRef;
 
 pub(super) const REDIS_QUEUE: InputType = InputType {
     name: "redis_queue",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new(
+            "url",
+            None,
+            "reference to the redis:// or rediss:// URL, e.g. \"env:REDIS_URL\"",
+        ),
+        KeyDoc::new("flavor", None, "\"celery\" or \"sidekiq\""),
+        KeyDoc::new(
+            "queues",
+            Some("[\"celery\"] or [\"default\"] by flavor"),
+            "the queues summed (or maxed, for latency)",
+        ),
+        KeyDoc::new(
+            "metric",
+            Some("\"length\""),
+            "\"length\" (jobs waiting) or \"latency\" (sidekiq: seconds the oldest job waited)",
+        ),
+        KeyDoc::new(
+            "key_prefix",
+            Some("\"\""),
+            "prefix of the queue keys (a Redis namespace)",
+        ),
+        KeyDoc::new(
+            "tls_insecure",
+            Some("false"),
+            "skip certificate checks on rediss:// (Heroku Redis is self-signed)",
+        ),
+    ],
+    example: "url = \"env:REDIS_URL\"\nflavor = \"sidekiq\"",
+    measure: Measure::Load,
+    summary: "Celery or Sidekiq queue length or latency in Redis",
 };
 
 /// kombu's `PRIORITY_STEPS` beyond 0, each a LIST of its own.
@@ -156,6 +190,31 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
 }
 
 impl SourceSpec for RedisQueueSpec {
+    fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("url", self.url.describe().into()),
+            (
+                "flavor",
+                match self.flavor {
+                    QueueFlavor::Celery => "celery",
+                    QueueFlavor::Sidekiq => "sidekiq",
+                }
+                .into(),
+            ),
+            ("queues", self.queues.clone().into()),
+            (
+                "metric",
+                match self.metric {
+                    QueueMetric::Length => "length",
+                    QueueMetric::Latency => "latency",
+                }
+                .into(),
+            ),
+            ("key_prefix", self.key_prefix.clone().into()),
+            ("tls_insecure", self.tls_insecure.into()),
+        ]
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let reference = self.url.describe();
         let url = ctx

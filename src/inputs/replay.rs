@@ -13,15 +13,24 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
-use crate::config::Fields;
-use crate::simulate::Trace;
+use super::{
+    BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
+};
+use crate::fields::{Fields, KeyDoc};
+use crate::trace::Trace;
 
 pub(super) const REPLAY: InputType = InputType {
     name: "replay",
     per_dyno_key: "per_dyno",
     default_per_dyno: None,
     parse,
+    keys: &[
+        KeyDoc::new("file", Some("unset"), "the CSV trace (`timestamp,value` per minute); required except under `simulate`, which feeds its own"),
+        KeyDoc::new("starts_at", Some("unset"), "when the first row plays (RFC 3339); unset: rows play at their own times"),
+    ],
+    example: "file = \"tests/traces/nasa_http_1995_per_minute.csv\"",
+    measure: Measure::Load,
+    summary: "a recorded per-minute trace (CSV)",
 };
 
 /// Validated settings of a `replay` input.
@@ -29,13 +38,15 @@ pub(super) const REPLAY: InputType = InputType {
 pub struct ReplaySpec {
     /// The CSV trace (`timestamp,value` rows, one per minute). Read when the
     /// source is built, so a missing file is reported at start, not every minute.
-    pub file: PathBuf,
+    /// Optional in the config: `simulate` feeds the input its own trace.
+    pub file: Option<PathBuf>,
     /// When the trace's first row plays; `None`: rows play at their own timestamps.
     pub starts_at: Option<DateTime<Utc>>,
 }
 
 fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
-    let file = fields.req_str("file");
+    let has_file = fields.has("file");
+    let file = fields.opt_str("file");
     let starts_at = match fields.opt_str("starts_at") {
         None => Some(None),
         Some(text) => match DateTime::parse_from_rfc3339(&text) {
@@ -49,15 +60,38 @@ fn parse(fields: &mut Fields) -> Option<Box<dyn SourceSpec>> {
             }
         },
     };
+    if has_file && file.as_deref().is_none_or(|f| f.trim().is_empty()) {
+        fields.error("file", "must name a CSV trace");
+        return None;
+    }
     Some(Box::new(ReplaySpec {
-        file: PathBuf::from(file?),
+        file: file.map(PathBuf::from),
         starts_at: starts_at?,
     }))
 }
 
 impl SourceSpec for ReplaySpec {
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            (
+                "file",
+                self.file.as_ref().map(|f| f.display().to_string()).into(),
+            ),
+            (
+                "starts_at",
+                self.starts_at
+                    .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .into(),
+            ),
+        ]
+    }
+
     fn build(&self, _: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
-        let trace = Trace::load(&self.file).map_err(|e| format!("file: {e}"))?;
+        let file = self.file.as_ref().ok_or_else(|| {
+            "file: is required to run a replay input (only `simulate` feeds it a trace of its own)"
+                .to_string()
+        })?;
+        let trace = Trace::load(file).map_err(|e| format!("file: {e}"))?;
         let shift = self
             .starts_at
             .map_or(TimeDelta::zero(), |at| at - trace.start);

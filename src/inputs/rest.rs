@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use super::http_status::{quote, status_kind};
 use super::{SourceError, SourceErrorKind};
-use crate::config::{Fields, SecretRef};
 use crate::error_text::error_chain;
+use crate::fields::Fields;
+use crate::secrets::SecretRef;
 
 /// Fallback per-request timeout before [`super::SourceSpec::set_timeout`] ran
 /// (the config reader always calls it; this matches its default).

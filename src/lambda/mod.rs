@@ -14,13 +14,12 @@ use std::time::Duration;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use crate::config::{self, Config, ScalerConfig, SecretResolver, SsmSecrets, StateConfig};
+use crate::config::{self, Config, StateConfig};
 use crate::engine::{Engine, Invocation};
-use crate::inputs::BuildContext;
 use crate::notify::{ConsoleNotifier, Notifier, SesNotifier};
-use crate::scaler::Scaler;
+use crate::secrets::{secret_references, SecretResolver, SsmSecrets};
 use crate::store::DynamoDbStateStore;
-use crate::wiring;
+use crate::wiring::{self, Assembled, Parts, StateBackend};
 
 pub use events::{Command, EventError};
 
@@ -83,7 +82,7 @@ impl Function {
         }
         let aws = aws_config::load_from_env().await;
         let ssm = aws_sdk_ssm::Client::new(&aws);
-        let secrets = SsmSecrets::load(&ssm, &config::secret_references(&text)).await?;
+        let secrets = SsmSecrets::load(&ssm, &secret_references(&text)).await?;
         let table = std::env::var("DYNOPILOT_TABLE")
             .ok()
             .filter(|t| !t.is_empty())
@@ -112,27 +111,14 @@ impl Function {
         store: Arc<dyn crate::store::StateStore>,
         notifier: Arc<dyn Notifier>,
     ) -> Result<Self, String> {
-        let http = wiring::http_client()?;
-        let sources = wiring::build_sources(
-            &config,
-            &BuildContext {
+        let Assembled { engine, metrics } = wiring::assemble(
+            config,
+            Parts {
                 secrets,
-                http: &http,
+                state: StateBackend::Other(store),
+                notifier,
             },
         )?;
-        let scaler: Arc<dyn Scaler> = match &config.scaler {
-            ScalerConfig::Heroku { .. } => wiring::heroku_scaler(&config.scaler, secrets, &http)?,
-            ScalerConfig::Local => {
-                tracing::warn!("scaler kind \"local\" in Lambda: dyno counts live in memory only (try-out mode)");
-                Arc::new(wiring::memory_scaler(&config))
-            }
-        };
-        let heartbeat = wiring::heartbeat(&config, secrets, &http)?;
-        let metrics = config.metrics.clone();
-        let mut engine = Engine::new(Arc::new(config), sources, store, scaler, notifier)?;
-        if let Some(heartbeat) = heartbeat {
-            engine = engine.with_heartbeat(heartbeat);
-        }
         Ok(Self { engine, metrics })
     }
 

@@ -30,7 +30,6 @@
 
 mod plot;
 pub mod synthetic;
-mod trace;
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -41,13 +40,13 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::{Engine, Invocation, Outcome};
-use crate::inputs::{MetricSource, ReplaySource, SourceError, SourceErrorKind};
+use crate::inputs::{Measure, MetricSource, ReplaySource, SourceError, SourceErrorKind};
 use crate::notify::RecordingNotifier;
 use crate::scaler::SimulatedScaler;
 use crate::store::MemoryStateStore;
 
+pub use crate::trace::{parse_minute, Trace, TraceError};
 pub use plot::plot_svg;
-pub use trace::{parse_minute, Trace, TraceError};
 
 /// Heroku's router gives up on a request after 30 s: the worst response time.
 pub const ROUTER_TIMEOUT_MS: f64 = 30_000.0;
@@ -84,25 +83,6 @@ impl Default for SimOptions {
 pub enum SimError {
     #[error("{0}")]
     Setup(String),
-}
-
-/// What an input type measures, for the simulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    /// Load (requests, users, jobs): read from the trace.
-    Load,
-    /// Response time in ms: read from the capacity model.
-    ResponseTime,
-}
-
-/// The simulator's view of each registered input type.
-pub fn measure_of(type_name: &str) -> Option<Measure> {
-    match type_name {
-        "replay" | "new_relic" | "new_relic_nrql" | "google_analytics" | "app_metric"
-        | "redis_queue" | "sine" | "constant" => Some(Measure::Load),
-        "http_probe" | "pingdom" => Some(Measure::ResponseTime),
-        _ => None,
-    }
 }
 
 /// The modelled response time of a minute, ms.
@@ -321,18 +301,12 @@ pub async fn run_async(
         .first()
         .ok_or_else(|| setup("the config has no formation"))?;
     let mut sources: Vec<Arc<dyn MetricSource>> = Vec::new();
-    for (i, input) in formation.inputs.iter().enumerate() {
-        let source: Arc<dyn MetricSource> = match measure_of(input.type_name) {
-            Some(Measure::Load) => Arc::new(ReplaySource::new(trace.clone())),
-            Some(Measure::ResponseTime) => Arc::new(ModelledResponse {
+    for input in &formation.inputs {
+        let source: Arc<dyn MetricSource> = match input.measure {
+            Measure::Load => Arc::new(ReplaySource::new(trace.clone())),
+            Measure::ResponseTime => Arc::new(ModelledResponse {
                 signals: signals.clone(),
             }),
-            None => {
-                return Err(setup(format!(
-                "formations[0].inputs[{i}].type: the simulator does not know what {:?} measures",
-                input.type_name
-            )))
-            }
         };
         sources.push(source);
     }

@@ -55,7 +55,8 @@ pub fn encode_item(
     version: u64,
     written_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
-    let json = serde_json::to_string(state)
+    let json = super::schema::encode(state)
+        .map(|v| v.to_string())
         .map_err(|e| StoreError::Unavailable(format!("cannot encode state: {e}")))?;
     let expires = written_at.timestamp() + ITEM_TTL_DAYS * 86_400;
     Ok([
@@ -121,11 +122,14 @@ impl StateStore for DynamoDbStateStore {
                 StoreError::Corrupt(format!("item {key}: attribute version is missing or not a number; it was left untouched"))
             })?;
         let state = match item.get("state").map(|v| v.as_s()) {
-            Some(Ok(json)) => serde_json::from_str(json).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "item {key}: attribute state is not a dynopilot state ({e}); it was left untouched"
-                ))
-            })?,
+            Some(Ok(json)) => serde_json::from_str(json)
+                .map_err(|e| e.to_string())
+                .and_then(super::schema::decode)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "item {key}: attribute state is not a dynopilot state ({e}); it was left untouched"
+                    ))
+                })?,
             _ => {
                 return Err(StoreError::Corrupt(format!(
                     "item {key}: attribute state is missing or not a string; it was left untouched"

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::{FormationState, StateStore, StoreError, Versioned};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Document {
     #[serde(default)]
     formations: BTreeMap<String, Record>,
@@ -25,9 +26,11 @@ struct Document {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Record {
     version: u64,
-    state: FormationState,
+    /// The formation's state as stored, decoded by [`super::schema`].
+    state: serde_json::Value,
 }
 
 /// State in one JSON file. Safe for concurrent use within one process; two
@@ -120,9 +123,18 @@ impl StateStore for FileStateStore {
     async fn load(&self, key: &str) -> Result<Option<Versioned<FormationState>>, StoreError> {
         let _guard = self.lock.lock().await;
         let mut doc = self.read().await?;
-        Ok(doc.formations.remove(key).map(|r| Versioned {
-            value: r.state,
-            version: r.version,
+        let Some(record) = doc.formations.remove(key) else {
+            return Ok(None);
+        };
+        let value = super::schema::decode(record.state).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "{} formation {key}: {e}; it was left untouched",
+                self.path.display()
+            ))
+        })?;
+        Ok(Some(Versioned {
+            value,
+            version: record.version,
         }))
     }
 
@@ -146,7 +158,8 @@ impl StateStore for FileStateStore {
             key.to_string(),
             Record {
                 version,
-                state: state.clone(),
+                state: super::schema::encode(state)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot encode state: {e}")))?,
             },
         );
         self.write(&doc).await?;

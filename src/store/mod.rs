@@ -8,6 +8,7 @@
 mod dynamodb;
 mod file;
 mod memory;
+pub mod schema;
 
 use std::collections::BTreeMap;
 
@@ -20,12 +21,14 @@ use crate::domain::{Action, Decision, Reason, ScaleHistory, Window};
 pub use dynamodb::{encode_item, item_size, DynamoDbStateStore, ITEM_TTL_DAYS};
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
+pub use schema::SCHEMA_VERSION;
 
 /// How many past decisions are kept for `status` (bounded so state stays small).
 pub const MAX_DECISIONS: usize = 20;
 
 /// What is kept about one formation between invocations.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FormationState {
     /// Recent samples and poll status per input.
     #[serde(default)]
@@ -57,6 +60,7 @@ pub struct FormationState {
 
 /// One notification episode: a condition that holds (or is building up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EpisodeMark {
     /// When the condition began (for "quantity above": when the count first
     /// went above the threshold, so the duration survives between invocations).
@@ -69,6 +73,7 @@ pub struct EpisodeMark {
 
 /// A claimed scale: what an invocation is about to ask the platform for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScaleIntent {
     /// When it was claimed (the invocation's `now`).
     pub at: DateTime<Utc>,
@@ -81,6 +86,7 @@ pub struct ScaleIntent {
 
 /// A past decision, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionRecord {
     pub at: DateTime<Utc>,
     pub current: u32,

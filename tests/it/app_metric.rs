@@ -201,7 +201,7 @@ async fn the_token_never_reaches_errors_logs_or_the_report() {
     let text = logs.text();
     assert!(text.contains("poll failed"), "logs were captured: {text}");
     assert_secret_absent(TOKEN, &report, &text, &world);
-    assert!(!format!("{:?}", world.engine.config()).contains(TOKEN));
+    assert!(!format!("{:?}", world.config).contains(TOKEN));
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn check_config_prints_the_validated_config_with_defaults() {
         .get_output()
         .clone();
     let v = report(&out.stdout);
-    assert_eq!(v["formations"][0]["scale_down_cooloff_s"], 300);
+    assert_eq!(v["formations"][0]["scale_down_cooloff"], "5m");
     assert_eq!(v["formations"][0]["max_step_down"], 1);
     assert_eq!(v["formations"][0]["max_step_up"], "unlimited");
 }

@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 use dynopilot::domain::{
-    decide, Action, InputError, InputStatus, ReasonCode, ScaleHistory, Window,
+    decide, Action, CapacityRule, InputError, InputStatus, ReasonCode, ScaleHistory, Window,
 };
 use proptest::prelude::*;
 
@@ -430,9 +430,9 @@ fn case() -> impl Strategy<Value = Case> {
 fn run(case: &Case) -> (dynopilot::domain::Decision, bool) {
     let now = at(12, 0);
     let mut p = policy(case.min, case.max);
-    p.inputs[0].rule = dynopilot::domain::Rule::Capacity {
+    p.inputs[0].rule = dynopilot::domain::Rule::new(dynopilot::domain::CapacityRule {
         per_dyno: case.per_dyno,
-    };
+    });
     p.scale_up_cooloff = TimeDelta::seconds(case.up_cooloff);
     p.scale_down_cooloff = TimeDelta::seconds(case.down_cooloff);
     p.max_step_up = case.step_up;
@@ -534,7 +534,7 @@ proptest! {
     ) {
         // GIVEN a constant load, replayed minute by minute with scales applied
         let mut p = policy(min, max);
-        p.inputs[0].rule = dynopilot::domain::Rule::Capacity { per_dyno };
+        p.inputs[0].rule = dynopilot::domain::Rule::new(CapacityRule { per_dyno });
         p.max_step_up = step_up;
         p.max_step_down = step_down;
         let mut now = at(0, 0);

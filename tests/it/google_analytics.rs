@@ -520,7 +520,7 @@ async fn the_private_key_and_the_access_token_never_reach_errors_logs_or_the_rep
         assert_secret_absent(line, &report, &text, &world);
     }
     assert_secret_absent("ya29.token-1", &report, &text, &world);
-    let debug = format!("{:?}", world.engine.config());
+    let debug = format!("{:?}", world.config);
     assert!(!debug.contains(&pem[40..80]));
 }
 
@@ -548,12 +548,10 @@ credentials = "env:GA_SERVICE_ACCOUNT_JSON""#,
     ));
     let described = config.describe();
     let input = &described["formations"][0]["inputs"][0];
-    assert_eq!(input["rule"]["capacity"]["per_dyno"], 100.0);
-    let settings = input["settings"].as_str().expect("settings");
-    assert!(
-        settings.contains("https://analyticsdata.googleapis.com"),
-        "{settings}"
-    );
+    assert_eq!(input["rule"], "capacity");
+    assert_eq!(input["users_per_dyno"], 100.0);
+    assert_eq!(input["base_url"], "https://analyticsdata.googleapis.com");
+    assert_eq!(input["credentials"], "env:GA_SERVICE_ACCOUNT_JSON");
 
     let errors = config_errors(&shop_input_config(
         r#"type = "google_analytics"

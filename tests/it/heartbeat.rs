@@ -175,7 +175,7 @@ async fn a_heartbeat_url_by_reference_never_appears_in_reports_logs_or_config_ou
         "logs were captured: {}",
         logs.text()
     );
-    let described = w.engine.config().describe().to_string();
+    let described = w.config.describe().to_string();
     assert!(
         described.contains("env:DYNOPILOT_TEST_HEARTBEAT_URL"),
         "{described}"
@@ -200,7 +200,7 @@ fn a_plain_heartbeat_url_is_shown_by_its_host_only() {
     let described = cfg.describe();
     assert_eq!(described["heartbeat"]["url"], "https://hc-ping.example/...");
     assert_eq!(described["heartbeat"]["method"], "GET");
-    assert_eq!(described["heartbeat"]["timeout_s"], 5);
+    assert_eq!(described["heartbeat"]["timeout"], "5s");
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use dynopilot::config::{self, Config};
 use dynopilot::domain::{
-    AverageRule, Bound, ConsecutiveRule, InputPolicy, InputWindow, Per, Policy, Rule, Sample,
-    ScaleEvent, ScaleHistory, TargetRule, TrendRule, Window,
+    AverageRule, Bound, CapacityRule, ConsecutiveRule, InputPolicy, InputWindow, Per, Policy, Rule,
+    Sample, ScaleEvent, ScaleHistory, TargetRule, TrendRule, Window,
 };
 use dynopilot::engine::Engine;
 use dynopilot::inputs::{MetricSource, ScriptedSource};
@@ -47,7 +47,7 @@ pub fn capacity_input(name: &str, per_dyno: f64) -> InputPolicy {
     InputPolicy {
         name: name.to_string(),
         interval: TimeDelta::seconds(60),
-        rule: Rule::Capacity { per_dyno },
+        rule: Rule::new(CapacityRule { per_dyno }),
     }
 }
 
@@ -104,6 +104,8 @@ per_dyno = 100
 /// The in-memory world around an engine.
 pub struct World {
     pub engine: Engine,
+    /// The config it was built from (for `describe`, metrics settings).
+    pub config: Arc<Config>,
     pub store: Arc<MemoryStateStore>,
     pub scaler: Arc<MemoryScaler>,
     pub notifier: Arc<RecordingNotifier>,
@@ -114,8 +116,9 @@ pub fn world(config: Config, sources: Vec<Vec<Arc<dyn MetricSource>>>) -> World 
     let store = Arc::new(MemoryStateStore::new());
     let scaler = Arc::new(MemoryScaler::new());
     let notifier = Arc::new(RecordingNotifier::new());
+    let config = Arc::new(config);
     let engine = Engine::new(
-        Arc::new(config),
+        config.clone(),
         sources,
         store.clone(),
         scaler.clone(),
@@ -124,6 +127,7 @@ pub fn world(config: Config, sources: Vec<Vec<Arc<dyn MetricSource>>>) -> World 
     .expect("one source per input");
     World {
         engine,
+        config,
         store,
         scaler,
         notifier,
@@ -163,7 +167,7 @@ pub fn rule_policy(rule: Rule) -> Policy {
 /// autoscalebot's defaults (3 fails up, 5 passes down, increment 1) with a
 /// 300..800 ms band.
 pub fn consecutive_rule() -> Rule {
-    Rule::Consecutive(ConsecutiveRule {
+    Rule::new(ConsecutiveRule {
         max: 800.0,
         min: 300.0,
         fails_to_scale_up: 3,
@@ -174,7 +178,7 @@ pub fn consecutive_rule() -> Rule {
 
 /// autoscalebot 3.0's default of 3 samples, 300..800 ms band, increment 1.
 pub fn average_rule() -> Rule {
-    Rule::Average(AverageRule {
+    Rule::new(AverageRule {
         max: 800.0,
         min: 300.0,
         samples: 3,
@@ -184,7 +188,7 @@ pub fn average_rule() -> Rule {
 
 /// dynopilot's trend defaults: 30 min, band 300..1000 ms, slopes ±20 ms/min.
 pub fn trend_rule() -> Rule {
-    Rule::Trend(TrendRule {
+    Rule::new(TrendRule {
         window: TimeDelta::minutes(30),
         high: 1000.0,
         low: 300.0,
@@ -196,7 +200,7 @@ pub fn trend_rule() -> Rule {
 
 /// HPA's default tolerance 0.1 around `target`.
 pub fn target_rule(target: f64, per: Per) -> Rule {
-    Rule::Target(TargetRule {
+    Rule::new(TargetRule {
         target,
         tolerance: 0.1,
         per,
@@ -556,6 +560,8 @@ name = "load"
     /// One formation `shop/web` at `current` dynos, driven by real sources.
     pub struct InputWorld {
         pub engine: Engine,
+        /// The config it was built from.
+        pub config: Arc<Config>,
         pub scaler: Arc<MemoryScaler>,
         pub notifier: Arc<RecordingNotifier>,
     }
@@ -585,8 +591,9 @@ name = "load"
                 scaler.set(&f.app, &f.process_type, current);
             }
             let notifier = Arc::new(RecordingNotifier::new());
+            let config = Arc::new(config);
             let engine = Engine::new(
-                Arc::new(config),
+                config.clone(),
                 sources,
                 Arc::new(MemoryStateStore::new()),
                 scaler.clone(),
@@ -595,6 +602,7 @@ name = "load"
             .expect("engine wiring");
             Self {
                 engine,
+                config,
                 scaler,
                 notifier,
             }
@@ -688,7 +696,7 @@ name = "load"
             "secret in report: {report_json}"
         );
         assert!(!logs.contains(secret), "secret in logs: {logs}");
-        let described = world.engine.config().describe().to_string();
+        let described = world.config.describe().to_string();
         assert!(!described.contains(secret), "secret in config description");
         let sent = format!("{:?}", world.notifier.sent());
         assert!(!sent.contains(secret), "secret in notifications");

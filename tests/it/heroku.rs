@@ -580,7 +580,7 @@ per_dyno = 1
 
     assert_eq!(
         described["scaler"],
-        json!({"kind": "heroku", "token": "env:HEROKU_API_TOKEN", "base_url": "https://api.heroku.com", "retry_budget_s": 10})
+        json!({"kind": "heroku", "token": "env:HEROKU_API_TOKEN", "base_url": "https://api.heroku.com", "retry_budget": "10s"})
     );
 }
 

@@ -172,14 +172,8 @@ fn probe_timeout_must_be_shorter_than_the_inputs_timeout() {
 #[test]
 fn probe_timeout_defaults_to_5s_and_per_dyno_is_required() {
     let config = valid_config(&probe_config("http://127.0.0.1:1", ""));
-    let settings = config.describe()["formations"][0]["inputs"][0]["settings"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        settings.contains("probe_timeout: TimeDelta { secs: 5"),
-        "{settings}"
-    );
+    let input = config.describe()["formations"][0]["inputs"][0].clone();
+    assert_eq!(input["probe_timeout"], "5s", "{input}");
 
     let errors = config_errors(&shop_input_config(
         r#"type = "http_probe"

@@ -166,7 +166,7 @@ async fn emf_lines_of_a_real_run_follow_the_specification() {
     w.scaler.set("shop-app", "web", 2);
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
     // WHEN it becomes EMF lines
-    let lines = emf_lines(&report, &w.engine.config().metrics);
+    let lines = emf_lines(&report, &w.config.metrics);
     // THEN every line is valid EMF
     assert_eq!(lines.len(), 3, "{lines:#?}");
     for line in &lines {
@@ -218,7 +218,7 @@ async fn namespace_and_dimension_names_come_from_the_config_and_missing_values_a
     let w = world(config(&toml), vec![vec![Arc::new(source)]]);
     w.scaler.set("shop-app", "web", 3);
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
-    let lines = emf_lines(&report, &w.engine.config().metrics);
+    let lines = emf_lines(&report, &w.config.metrics);
     // The failed input has no value and no estimate: no input line, no zero on a graph.
     assert_eq!(lines.len(), 2, "{lines:#?}");
     for line in &lines {
@@ -249,7 +249,7 @@ async fn a_run_with_a_failed_formation_has_no_decisions_point_so_the_dead_man_al
         "Heroku answered 503",
     ));
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
-    let lines = emf_lines(&report, &w.engine.config().metrics);
+    let lines = emf_lines(&report, &w.config.metrics);
     assert!(!lines.is_empty());
     assert!(
         lines.iter().all(|l| !l.contains("\"Decisions\"")),
@@ -269,7 +269,7 @@ async fn disabled_metrics_print_nothing() {
     );
     w.scaler.set("shop-app", "web", 1);
     let report = w.engine.invoke(&Invocation::at(at(12, 0))).await;
-    assert!(emf_lines(&report, &w.engine.config().metrics).is_empty());
+    assert!(emf_lines(&report, &w.config.metrics).is_empty());
 }
 
 #[test]

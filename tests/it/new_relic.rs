@@ -193,13 +193,14 @@ region = "eu"
     ))
     .expect("valid");
     let settings = eu.describe()["formations"][0]["inputs"][0].clone();
-    assert!(
-        settings["settings"]
-            .as_str()
-            .is_some_and(|s| s.contains("https://api.eu.newrelic.com")),
+    assert_eq!(
+        settings["base_url"], "https://api.eu.newrelic.com",
         "{settings}"
     );
-    assert_eq!(settings["rule"], json!({"capacity": {"per_dyno": 150.0}}));
+    assert_eq!(settings["region"], "eu");
+    assert_eq!(settings["period"], "5m");
+    assert_eq!(settings["rule"], "capacity");
+    assert_eq!(settings["rpm_per_dyno"], json!(150.0));
 
     let short = dynopilot::config::parse(&one_input_config(
         r#"name = "rpm"

@@ -211,13 +211,11 @@ timeout = "4s"
 "#,
     ))
     .expect("valid");
-    let settings = config.describe()["formations"][0]["inputs"][0]["settings"].clone();
-    assert!(
-        settings
-            .as_str()
-            .is_some_and(|s| s.contains("https://api.pingdom.com/api/3.1")
-                && s.contains("secs: 300")
-                && s.contains("timeout: 4s")),
-        "{settings}"
+    let input = config.describe()["formations"][0]["inputs"][0].clone();
+    assert_eq!(
+        input["base_url"], "https://api.pingdom.com/api/3.1",
+        "{input}"
     );
+    assert_eq!(input["period"], "5m", "{input}");
+    assert_eq!(input["timeout"], "4s", "{input}");
 }

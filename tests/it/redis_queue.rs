@@ -441,7 +441,7 @@ async fn a_redis_error_with_the_right_password_never_shows_it() {
     .await;
 
     assert_secret_absent(&real, &report, &logs.text(), &world);
-    assert!(!format!("{:?}", world.engine.config()).contains(&real));
+    assert!(!format!("{:?}", world.config).contains(&real));
 }
 
 #[test]

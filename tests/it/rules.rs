@@ -5,7 +5,7 @@
 use chrono::TimeDelta;
 use dynopilot::config::{self, ConfigError};
 use dynopilot::domain::{
-    decide, Action, Decision, Per, ReasonCode, Rule, Sample, ScaleHistory, TrendRule,
+    decide, Action, CapacityRule, Decision, Per, ReasonCode, Rule, Sample, ScaleHistory, TrendRule,
 };
 
 use crate::helpers::*;
@@ -332,12 +332,10 @@ fn trend_ignores_samples_from_before_the_last_scale() {
 
 #[test]
 fn trend_increment_is_configurable() {
-    let Rule::Trend(mut r) = trend_rule() else {
-        unreachable!()
-    };
+    let mut r = *trend_rule().downcast::<TrendRule>().expect("a trend rule");
     r.increment = 3;
     let d = decide_rule(
-        Rule::Trend(r),
+        Rule::new(r),
         per_minute(at(12, 0), &[1500.0; 5]),
         2,
         &none(),
@@ -347,17 +345,15 @@ fn trend_increment_is_configurable() {
 
 #[test]
 fn trend_rule_struct_holds_documented_defaults() {
-    let Some(Rule::Trend(TrendRule {
+    let rule = parse_rule("rule = \"trend\"").expect("parses");
+    let TrendRule {
         window,
         high,
         low,
         trend_high,
         trend_low,
         increment,
-    })) = parse_rule("rule = \"trend\"")
-    else {
-        panic!("trend rule expected")
-    };
+    } = *rule.downcast::<TrendRule>().expect("trend rule expected");
     assert_eq!(window, TimeDelta::minutes(30));
     assert_eq!((low, high), (300.0, 1000.0));
     assert_eq!((trend_low, trend_high), (-20.0, 20.0));
@@ -501,7 +497,12 @@ fn target_scale_up_follows_the_newest_sample_not_an_old_peak() {
 #[test]
 fn capacity_reason_names_the_rule_and_numbers() {
     let samples = per_minute(at(12, 0), &[742.0, 300.0]);
-    let d = decide_rule(Rule::Capacity { per_dyno: 150.0 }, samples, 2, &none());
+    let d = decide_rule(
+        Rule::new(CapacityRule { per_dyno: 150.0 }),
+        samples,
+        2,
+        &none(),
+    );
     assert_eq!(d.target, 5);
     assert_eq!(d.reason.code, ReasonCode::LoadAbove);
     assert_eq!(
@@ -516,7 +517,7 @@ fn formation_takes_the_largest_estimate_over_rules() {
     policy.inputs.push(dynopilot::domain::InputPolicy {
         name: "rpm".into(),
         interval: TimeDelta::minutes(1),
-        rule: Rule::Capacity { per_dyno: 100.0 },
+        rule: Rule::new(CapacityRule { per_dyno: 100.0 }),
     });
     let now = at(12, 0);
     let mut window = window_of("rt", per_minute(now, &[1500.0; 5]));
@@ -689,7 +690,7 @@ const INPUT: &str = "formations[0].inputs[0]";
 fn rule_defaults_to_capacity() {
     assert_eq!(
         parse_rule("per_dyno = 100"),
-        Some(Rule::Capacity { per_dyno: 100.0 })
+        Some(Rule::new(CapacityRule { per_dyno: 100.0 }))
     );
 }
 
@@ -710,7 +711,7 @@ fn each_rule_parses_with_documented_defaults() {
     );
     assert_eq!(
         parse_rule("rule = \"target\"\ntarget = 100\nper = \"total\"\ntolerance = 0.2"),
-        Some(dynopilot::domain::Rule::Target(
+        Some(dynopilot::domain::Rule::new(
             dynopilot::domain::TargetRule {
                 target: 100.0,
                 tolerance: 0.2,
@@ -855,10 +856,14 @@ fn describe_shows_each_rule_with_defaults_filled_in() {
     let config = config::parse(&config_text("rule = \"trend\"")).expect("valid");
     let described = config.describe();
     let input = &described["formations"][0]["inputs"][0];
-    assert_eq!(input["rule"]["trend"]["window_s"], 1800);
-    assert_eq!(input["rule"]["trend"]["low"], 300.0);
-    assert_eq!(input["rule"]["trend"]["trend_low"], -20.0);
-    assert_eq!(described["formations"][0]["retention_s"], 1800);
+    assert_eq!(input["rule"], "trend");
+    assert_eq!(input["window"], "30m");
+    assert_eq!(input["low"], 300.0);
+    assert_eq!(input["trend_low"], -20.0);
+    assert_eq!(
+        config.formations[0].policy.retention(),
+        TimeDelta::minutes(30)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -869,17 +874,17 @@ mod properties {
     use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Utc};
     use chrono_tz::Tz;
     use dynopilot::domain::{
-        decide, AverageRule, Bound, ConsecutiveRule, InputError, InputPolicy, InputWindow, Per,
-        Policy, Rule, Sample, ScaleEvent, ScaleHistory, Schedule, ScheduleEntry, TargetRule,
-        TrendRule, Window,
+        decide, AverageRule, Bound, CapacityRule, ConsecutiveRule, InputError, InputPolicy,
+        InputWindow, Per, Policy, Rule, Sample, ScaleEvent, ScaleHistory, Schedule, ScheduleEntry,
+        TargetRule, TrendRule, Window,
     };
     use proptest::prelude::*;
 
     fn any_rule() -> impl Strategy<Value = Rule> {
         prop_oneof![
-            (0.5f64..500.0).prop_map(|per_dyno| Rule::Capacity { per_dyno }),
+            (0.5f64..500.0).prop_map(|per_dyno| Rule::new(CapacityRule { per_dyno })),
             (1.0f64..800.0, 1.0f64..1000.0, 1u32..7, 1u32..7, 1u32..4).prop_map(
-                |(min, span, fails, passes, increment)| Rule::Consecutive(ConsecutiveRule {
+                |(min, span, fails, passes, increment)| Rule::new(ConsecutiveRule {
                     min,
                     max: min + span,
                     fails_to_scale_up: fails,
@@ -888,7 +893,7 @@ mod properties {
                 })
             ),
             (1.0f64..800.0, 1.0f64..1000.0, 1u32..7, 1u32..4).prop_map(
-                |(min, span, samples, increment)| Rule::Average(AverageRule {
+                |(min, span, samples, increment)| Rule::new(AverageRule {
                     min,
                     max: min + span,
                     samples,
@@ -904,7 +909,7 @@ mod properties {
                 1u32..4
             )
                 .prop_map(|(minutes, low, span, trend_low, slope_span, increment)| {
-                    Rule::Trend(TrendRule {
+                    Rule::new(TrendRule {
                         window: TimeDelta::minutes(minutes),
                         low,
                         high: low + span,
@@ -914,7 +919,7 @@ mod properties {
                     })
                 }),
             (1.0f64..1000.0, 0.0f64..0.5, any::<bool>()).prop_map(|(target, tolerance, total)| {
-                Rule::Target(TargetRule {
+                Rule::new(TargetRule {
                     target,
                     tolerance,
                     per: if total { Per::Total } else { Per::Dyno },
@@ -1026,7 +1031,7 @@ mod properties {
                             InputPolicy {
                                 name: "other".into(),
                                 interval: TimeDelta::minutes(1),
-                                rule: Rule::Capacity { per_dyno: 100.0 },
+                                rule: Rule::new(CapacityRule { per_dyno: 100.0 }),
                             },
                         ],
                     };

@@ -7,7 +7,9 @@ use chrono_tz::America::New_York;
 use chrono_tz::Europe::Berlin;
 use chrono_tz::Tz;
 use dynopilot::config::{self, ConfigError};
-use dynopilot::domain::{decide, Bound, ReasonCode, Rule, Schedule, ScheduleEntry, ScheduleError};
+use dynopilot::domain::{
+    decide, Bound, CapacityRule, ReasonCode, Rule, Schedule, ScheduleEntry, ScheduleError,
+};
 
 use crate::helpers::*;
 
@@ -170,7 +172,7 @@ fn new_york_fall_back_repeated_hour_switches_once() {
 
 #[test]
 fn decision_raises_to_the_scheduled_min_and_says_so() {
-    let mut policy = rule_policy(Rule::Capacity { per_dyno: 100.0 });
+    let mut policy = rule_policy(Rule::new(CapacityRule { per_dyno: 100.0 }));
     policy.min = schedule(Berlin, &[("08:00", 3), ("18:00", 1)]);
     let now = utc(2026, 1, 5, 8, 0); // 09:00 in Berlin
     let window = window_of("rt", per_minute(now, &[50.0]));
@@ -191,7 +193,7 @@ fn decision_raises_to_the_scheduled_min_and_says_so() {
 
 #[test]
 fn decision_outside_office_hours_uses_the_evening_entry() {
-    let mut policy = rule_policy(Rule::Capacity { per_dyno: 100.0 });
+    let mut policy = rule_policy(Rule::new(CapacityRule { per_dyno: 100.0 }));
     policy.min = schedule(Berlin, &[("08:00", 3), ("18:00", 1)]);
     policy.max_step_down = Some(5);
     let now = utc(2026, 1, 5, 20, 0); // 21:00 in Berlin
@@ -206,7 +208,7 @@ fn decision_outside_office_hours_uses_the_evening_entry() {
 
 #[test]
 fn decision_caps_at_the_scheduled_max_and_says_so() {
-    let mut policy = rule_policy(Rule::Capacity { per_dyno: 100.0 });
+    let mut policy = rule_policy(Rule::new(CapacityRule { per_dyno: 100.0 }));
     policy.max = schedule(New_York, &[("07:00", 10), ("22:00", 2)]);
     let now = utc(2026, 7, 1, 4, 0); // 00:00 EDT
     let window = window_of("rt", per_minute(now, &[900.0]));
@@ -228,7 +230,7 @@ fn decision_caps_at_the_scheduled_max_and_says_so() {
 
 #[test]
 fn fixed_bounds_are_reported_without_a_schedule_note() {
-    let mut policy = rule_policy(Rule::Capacity { per_dyno: 100.0 });
+    let mut policy = rule_policy(Rule::new(CapacityRule { per_dyno: 100.0 }));
     policy.max = 4.into();
     let now = at(12, 0);
     let d = decide(
@@ -330,8 +332,9 @@ fn formation_time_zone_overrides_the_global_one() {
     let described = config.describe();
     assert_eq!(
         described["formations"][0]["max"],
-        serde_json::json!({"time_zone": "America/New_York", "schedule": {"07:00": 10, "22:00": 2}})
+        serde_json::json!({"07:00": 10, "22:00": 2})
     );
+    assert_eq!(described["formations"][0]["time_zone"], "America/New_York");
 }
 
 #[test]

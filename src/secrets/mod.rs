@@ -1,11 +1,21 @@
-//! Secrets by reference: the config names where a secret lives, never the secret.
+//! Port `SecretResolver`: secrets by reference. The config names where a secret
+//! lives, never the secret.
 //!
-//! `env:NAME` reads an environment variable (and `ssm:/path` an SSM SecureString,
-//! resolved by the Lambda entry point). The resolved value is a
-//! [`secrecy::SecretString`], whose `Debug` prints `[REDACTED]`, so a secret
-//! cannot reach a log, a report or a mail through formatting by accident.
+//! `env:NAME` reads an environment variable ([`EnvSecrets`]), `ssm:/path` an SSM
+//! SecureString read once at cold start ([`SsmSecrets`]); [`MemorySecrets`] is
+//! the fake for tests. The resolved value is a [`secrecy::SecretString`], whose
+//! `Debug` prints `[REDACTED]`, so a secret cannot reach a log, a report or a
+//! mail through formatting by accident.
+
+mod env;
+mod memory;
+mod ssm;
 
 use secrecy::SecretString;
+
+pub use env::EnvSecrets;
+pub use memory::MemorySecrets;
+pub use ssm::SsmSecrets;
 
 /// Where a secret lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,23 +64,27 @@ pub trait SecretResolver: Send + Sync {
     fn resolve(&self, reference: &SecretRef) -> Result<SecretString, String>;
 }
 
-/// Resolves `env:` references from the process environment; refuses `ssm:`
-/// (the Lambda entry point resolves those through SSM at cold start).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EnvSecrets;
-
-impl SecretResolver for EnvSecrets {
-    fn resolve(&self, reference: &SecretRef) -> Result<SecretString, String> {
-        match reference {
-            SecretRef::Env(name) => match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-                _ => Err(format!("environment variable {name} is not set")),
-            },
-            SecretRef::Ssm(path) => Err(format!(
-                "ssm:{path} can only be resolved where SSM is configured"
-            )),
+/// Every secret reference written anywhere in a config text (strings that
+/// parse as `env:`/`ssm:` references), so they can be fetched before the
+/// inputs are built.
+pub fn secret_references(text: &str) -> Vec<SecretRef> {
+    fn walk(value: &toml::Value, out: &mut Vec<SecretRef>) {
+        match value {
+            toml::Value::String(s) if s.starts_with("ssm:") || s.starts_with("env:") => {
+                if let Ok(r) = SecretRef::parse(s) {
+                    out.push(r);
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            toml::Value::Table(t) => t.values().for_each(|v| walk(v, out)),
+            _ => {}
         }
     }
+    let mut out = Vec::new();
+    if let Ok(table) = text.parse::<toml::Table>() {
+        table.values().for_each(|v| walk(v, &mut out));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -3,12 +3,60 @@
 //! serde's derive stops at the first error and cannot say "unknown key" and
 //! "must be > 0" for ten fields at once. Operators fix configs faster when one
 //! `check-config` lists everything, so the config is read by hand through this.
+//!
+//! A leaf: it imports nothing from the crate, so any folder (config, inputs,
+//! rules) can read its own keys with it without importing each other.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use chrono::TimeDelta;
 use toml::{Table, Value};
+
+/// The longest duration any key accepts: a year. Keys have tighter limits of
+/// their own; this one only keeps date arithmetic from overflowing.
+pub const MAX_DURATION: TimeDelta = TimeDelta::seconds(366 * 24 * 3600);
+
+/// A duration as a user writes it in the config: `90s`, `5m`, `1h 30m`, `14d`.
+pub fn format_duration(d: TimeDelta) -> String {
+    let secs = d.num_seconds();
+    if secs <= 0 {
+        return "0s".to_string();
+    }
+    let mut out = Vec::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out.join(" ")
+}
+
+/// One documented config key: its name, its default as a user writes it in
+/// TOML (`None`: required), and what it means. Config sections, rules and
+/// input types list theirs; the docs' reference tables are checked against them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDoc {
+    pub key: &'static str,
+    pub default: Option<&'static str>,
+    pub meaning: &'static str,
+}
+
+impl KeyDoc {
+    pub const fn new(
+        key: &'static str,
+        default: Option<&'static str>,
+        meaning: &'static str,
+    ) -> Self {
+        Self {
+            key,
+            default,
+            meaning,
+        }
+    }
+}
 
 /// One problem in the config, at a field path like `formations[0].inputs[1].per_dyno`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,19 +276,34 @@ impl Fields {
     }
 
     /// An optional duration: a string such as `"300s"`, `"5m"`, `"1h 30m"`, or a
-    /// whole number of seconds. Negative values are rejected.
+    /// whole number of seconds. Negative values and values above
+    /// [`MAX_DURATION`] are rejected (a larger one would overflow date
+    /// arithmetic at run time instead of failing here).
     pub fn opt_duration(&mut self, key: &str) -> Option<TimeDelta> {
+        let too_long = |this: &Self, shown: &str| {
+            this.error(
+                key,
+                format!(
+                    "{shown} is too long: at most {} for any duration",
+                    format_duration(MAX_DURATION)
+                ),
+            );
+        };
         match self.take(key)? {
             Value::Integer(i) if i < 0 => {
                 self.error(key, format!("must be >= 0, found {i}"));
                 None
             }
+            Value::Integer(i) if i > MAX_DURATION.num_seconds() => {
+                too_long(self, &format!("{i}s"));
+                None
+            }
             Value::Integer(i) => Some(TimeDelta::seconds(i)),
             Value::String(s) => match humantime::parse_duration(s.trim()) {
                 Ok(d) => match TimeDelta::from_std(d) {
-                    Ok(d) => Some(d),
-                    Err(_) => {
-                        self.error(key, format!("duration {s:?} is too long"));
+                    Ok(d) if d <= MAX_DURATION => Some(d),
+                    _ => {
+                        too_long(self, &format!("{s:?}"));
                         None
                     }
                 },
@@ -262,6 +325,33 @@ impl Fields {
     /// A duration with a default.
     pub fn duration_or(&mut self, key: &str, default: TimeDelta) -> TimeDelta {
         self.opt_duration(key).unwrap_or(default)
+    }
+
+    /// A duration with a default and this key's own maximum: larger values are
+    /// reported with the maximum and the reason, and the default is used so
+    /// that reading goes on.
+    pub fn duration_within(
+        &mut self,
+        key: &str,
+        default: TimeDelta,
+        max: TimeDelta,
+        why: &str,
+    ) -> TimeDelta {
+        match self.opt_duration(key) {
+            Some(d) if d > max => {
+                self.error(
+                    key,
+                    format!(
+                        "must be at most {} ({why}), found {}",
+                        format_duration(max),
+                        format_duration(d)
+                    ),
+                );
+                default
+            }
+            Some(d) => d,
+            None => default,
+        }
     }
 
     /// An optional list of strings.

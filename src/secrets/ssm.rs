@@ -70,26 +70,3 @@ impl SecretResolver for SsmSecrets {
         }
     }
 }
-
-/// Every secret reference written anywhere in a config text (strings that
-/// parse as `env:`/`ssm:` references), so they can be fetched before the
-/// inputs are built.
-pub fn secret_references(text: &str) -> Vec<SecretRef> {
-    fn walk(value: &toml::Value, out: &mut Vec<SecretRef>) {
-        match value {
-            toml::Value::String(s) if s.starts_with("ssm:") || s.starts_with("env:") => {
-                if let Ok(r) = SecretRef::parse(s) {
-                    out.push(r);
-                }
-            }
-            toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            toml::Value::Table(t) => t.values().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(table) = text.parse::<toml::Table>() {
-        table.values().for_each(|v| walk(v, &mut out));
-    }
-    out
-}

@@ -1,0 +1,245 @@
+//! The configuration reference (docs/configuration.md) cannot drift from the
+//! code: its key tables are generated from the code's key lists, and those
+//! lists are checked against what the config reader accepts and what
+//! `check-config` shows, defaults included.
+//!
+//! After changing a key list, regenerate the tables with
+//! `DYNOPILOT_BLESS_DOCS=1 cargo test --test it docs_reference`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use dynopilot::config;
+use dynopilot::config::reference::{self, is_toml_value, Row};
+use dynopilot::domain::RULES;
+use dynopilot::inputs::INPUT_TYPES;
+use serde_json::Value;
+
+fn docs_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md")
+}
+
+/// The text between `<!-- keys: ID -->` and the next `<!-- /keys -->`.
+fn section<'a>(doc: &'a str, id: &str) -> Option<(usize, usize, &'a str)> {
+    let open = format!("<!-- keys: {id} -->\n");
+    let start = doc.find(&open)? + open.len();
+    let end = start + doc[start..].find("<!-- /keys -->")?;
+    Some((start, end, &doc[start..end]))
+}
+
+#[test]
+fn the_configuration_reference_tables_are_generated_from_the_code() {
+    let path = docs_path();
+    let mut doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bless = std::env::var("DYNOPILOT_BLESS_DOCS").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for table in reference::tables() {
+        let want = reference::markdown(&table.rows);
+        match section(&doc, &table.id) {
+            Some((_, _, have)) if have == want => {}
+            Some((start, end, _)) if bless => doc.replace_range(start..end, &want),
+            Some(_) => stale.push(format!("{}: expected\n{want}", table.id)),
+            None => stale.push(format!(
+                "{}: no `<!-- keys: {} -->` ... `<!-- /keys -->` block",
+                table.id, table.id
+            )),
+        }
+    }
+    if bless {
+        std::fs::write(&path, &doc).expect("write the blessed reference");
+    }
+    assert!(
+        stale.is_empty(),
+        "docs/configuration.md is out of date (regenerate with DYNOPILOT_BLESS_DOCS=1 cargo test --test it docs_reference):\n{}",
+        stale.join("\n")
+    );
+}
+
+/// A config with one formation whose one input is `input` (TOML lines).
+fn config_with(top: &str, input: &str) -> Value {
+    let text = format!(
+        "{top}\n[[formations]]\napp = \"shop-api\"\ntype = \"web\"\nmax = 4\n\n[[formations.inputs]]\nname = \"load\"\n{input}\n"
+    );
+    match config::parse(&text) {
+        Ok(c) => c.describe(),
+        Err(e) => panic!("{e}\n{text}"),
+    }
+}
+
+/// The keys an example (TOML lines) sets.
+fn set_in(example: &str) -> BTreeSet<String> {
+    example
+        .parse::<toml::Table>()
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn keys_of(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn row_keys(rows: &[Row]) -> BTreeSet<String> {
+    rows.iter().map(|r| r.key.clone()).collect()
+}
+
+/// Every row whose default is a TOML value equals what `check-config` shows
+/// when the key is left out ("unset" shows as null).
+fn assert_defaults(what: &str, rows: &[Row], shown: &Value) {
+    for row in rows {
+        let Some(default) = &row.default else {
+            continue;
+        };
+        let got = &shown[&row.key];
+        if default == "unset" {
+            assert!(
+                got.is_null(),
+                "{what}.{}: documented unset, shows {got}",
+                row.key
+            );
+            continue;
+        }
+        if !is_toml_value(default) {
+            continue; // a computed default, described in words
+        }
+        let table: toml::Table = format!("v = {default}").parse().expect("toml value");
+        let want = serde_json::to_value(&table["v"]).expect("as json");
+        let same = match (want.as_f64(), got.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => &want == got,
+        };
+        assert!(
+            same,
+            "{what}.{}: documented default {default}, the code shows {got}",
+            row.key
+        );
+    }
+}
+
+#[test]
+fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults() {
+    let tables = reference::tables();
+    let rows = |id: &str| {
+        tables
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.rows.clone())
+            .unwrap_or_else(|| panic!("no table {id}"))
+    };
+    let constant = "type = \"constant\"\nvalue = 1\nper_dyno = 1";
+    let plain = config_with("", constant);
+    let sections = [
+        "state",
+        "scaler",
+        "notifications",
+        "metrics",
+        "heartbeat",
+        "formations",
+    ];
+    let top: BTreeSet<String> = keys_of(&plain)
+        .into_iter()
+        .filter(|k| !sections.contains(&k.as_str()))
+        .collect();
+    assert_eq!(top, row_keys(&rows("top")));
+    assert_defaults("(top)", &rows("top"), &plain);
+
+    let mut state = keys_of(&plain["state"]);
+    state.extend(keys_of(
+        &config_with(
+            "[state]\nkind = \"dynamodb\"\ntable = \"dynopilot\"",
+            constant,
+        )["state"],
+    ));
+    assert_eq!(state, row_keys(&rows("state")));
+    assert_defaults("state", &rows("state"), &plain["state"]);
+
+    let heroku = config_with(
+        "[scaler]\nkind = \"heroku\"\ntoken = \"env:HEROKU_API_TOKEN\"",
+        constant,
+    );
+    let mut scaler = keys_of(&plain["scaler"]);
+    scaler.extend(keys_of(&heroku["scaler"]));
+    assert_eq!(scaler, row_keys(&rows("scaler")));
+    let (kind, heroku_rows): (Vec<Row>, Vec<Row>) =
+        rows("scaler").into_iter().partition(|r| r.key == "kind");
+    assert_defaults("scaler", &kind, &plain["scaler"]);
+    assert_defaults("scaler", &heroku_rows, &heroku["scaler"]);
+
+    for id in ["notifications", "metrics"] {
+        assert_eq!(keys_of(&plain[id]), row_keys(&rows(id)), "{id}");
+        assert_defaults(id, &rows(id), &plain[id]);
+    }
+    let beat = config_with(
+        "[heartbeat]\nurl = \"https://hc.example.com/ping/x\"",
+        constant,
+    );
+    assert_eq!(keys_of(&beat["heartbeat"]), row_keys(&rows("heartbeat")));
+    assert_defaults("heartbeat", &rows("heartbeat"), &beat["heartbeat"]);
+
+    let formation = &plain["formations"][0];
+    let mut formation_keys = keys_of(formation);
+    formation_keys.remove("inputs");
+    assert_eq!(formation_keys, row_keys(&rows("formations")));
+    assert_defaults("formations[0]", &rows("formations"), formation);
+
+    let common = row_keys(&rows("inputs"));
+    assert_defaults("inputs[0]", &rows("inputs"), &formation["inputs"][0]);
+    let constant_keys = row_keys(&rows("input:constant"));
+    for rule in RULES {
+        let per_dyno = if rule.reads_per_dyno_key {
+            "per_dyno = 1"
+        } else {
+            ""
+        };
+        let input = config_with(
+            "",
+            &format!(
+                "type = \"constant\"\nvalue = 1\nrule = \"{}\"\n{}\n{per_dyno}",
+                rule.name, rule.example
+            ),
+        );
+        let shown = &input["formations"][0]["inputs"][0];
+        let mut own = keys_of(shown);
+        own.retain(|k| {
+            !common.contains(k)
+                && (!constant_keys.contains(k) || (rule.reads_per_dyno_key && k == "per_dyno"))
+        });
+        let mut want = row_keys(&rows(&format!("rule:{}", rule.name)));
+        if rule.reads_per_dyno_key {
+            want.insert("per_dyno".into());
+        }
+        assert_eq!(own, want, "rule {}", rule.name);
+        assert_defaults(
+            &format!("rule {}", rule.name),
+            &rows(&format!("rule:{}", rule.name)),
+            shown,
+        );
+    }
+    for kind in INPUT_TYPES {
+        let per_dyno = if kind.default_per_dyno.is_some() {
+            String::new()
+        } else {
+            format!("{} = 1", kind.per_dyno_key)
+        };
+        let input = config_with(
+            "",
+            &format!("type = \"{}\"\n{}\n{per_dyno}", kind.name, kind.example),
+        );
+        let shown = &input["formations"][0]["inputs"][0];
+        let mut own = keys_of(shown);
+        own.retain(|k| !common.contains(k));
+        assert_eq!(
+            own,
+            row_keys(&rows(&format!("input:{}", kind.name))),
+            "input type {}",
+            kind.name
+        );
+        let unset: Vec<Row> = rows(&format!("input:{}", kind.name))
+            .into_iter()
+            .filter(|r| !set_in(kind.example).contains(&r.key))
+            .collect();
+        assert_defaults(&format!("input {}", kind.name), &unset, shown);
+    }
+}
