@@ -251,3 +251,48 @@ fn secret_references_refuse_literal_tokens() {
     assert!(SecretRef::parse("ssm:/dynopilot/heroku").is_ok());
     assert!(SecretRef::parse("0123-abcd-literal-token").is_err());
 }
+
+/// One formation with `extra` in its formation table and `top` above it.
+fn with_keys(top: &str, formation: &str) -> String {
+    format!(
+        "{top}\n[[formations]]\napp = \"shop-app\"\ntype = \"web\"\nmax = 4\n{formation}\n\n[[formations.inputs]]\nname = \"load\"\ntype = \"constant\"\nvalue = 1\nper_dyno = 1\n"
+    )
+}
+
+#[test]
+fn durations_beyond_their_ceiling_are_refused_by_field_not_a_panic_at_run_time() {
+    // Each of these passed check-config and then overflowed date arithmetic
+    // on every run, or panicked in check-config itself.
+    let cases = [
+        ("", "hysteresis = 9223372036854776", "formations[0].hysteresis: 9223372036854776s is too long: at most 366d for any duration"),
+        ("", "hysteresis = \"270000y\"", "formations[0].hysteresis: \"270000y\" is too long"),
+        ("", "hysteresis = \"7h\"", "formations[0].hysteresis: must be at most 6h (every sample in the window is stored between runs), found 7h"),
+        ("", "scale_down_cooloff = \"2d\"", "formations[0].scale_down_cooloff: must be at most 1d"),
+        ("[notifications]\ntoo_rapid_window = \"300000y\"", "", "notifications.too_rapid_window: \"300000y\" is too long"),
+        ("[notifications]\nrenotify_after = \"31d\"", "", "notifications.renotify_after: must be at most 30d"),
+        ("[scaler]\nkind = \"heroku\"\ntoken = \"env:T\"\nretry_budget = \"300000y\"", "", "scaler.retry_budget: \"300000y\" is too long"),
+        ("[scaler]\nkind = \"heroku\"\ntoken = \"env:T\"\nretry_budget = \"2m\"", "", "scaler.retry_budget: must be at most 1m (retries run inside the invocation)"),
+        ("fetch_deadline = \"15m\"", "", "fetch_deadline: must be at most 14m"),
+    ];
+    for (top, formation, want) in cases {
+        let found = errors(&with_keys(top, formation));
+        assert!(
+            found.iter().any(|e| e.starts_with(want)),
+            "{top} {formation}: expected {want:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_longest_durations_allowed_still_run() {
+    let config = config::parse(&with_keys(
+        "fetch_deadline = \"14m\"\n[notifications]\ntoo_rapid_window = \"7d\"\nrenotify_after = \"30d\"",
+        "hysteresis = \"6h\"\nscale_up_cooloff = \"1d\"\nscale_down_cooloff = \"1d\"\nfallback_after = \"1d\"",
+    ))
+    .expect("at the ceiling is allowed");
+    let now = chrono::Utc::now();
+    let window = dynopilot::domain::Window::default();
+    let history = dynopilot::domain::ScaleHistory::default();
+    let d = dynopilot::domain::decide(&config.formations[0].policy, &window, 2, &history, now);
+    assert!(d.target <= 4);
+}

@@ -24,3 +24,4 @@ mod redis_queue;
 mod rules;
 mod schedules;
 mod simulate;
+mod state_schema;
