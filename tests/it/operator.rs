@@ -224,6 +224,21 @@ async fn status_pause_and_resume_over_dynamodb_on_moto() {
     assert_eq!(stored.version, 2);
 }
 
+/// `dynopilot init --app shop-api --token-env VAR --out FILE`.
+fn init_shop_api(token_env: &str, out: &std::path::Path) -> Command {
+    let mut cmd = dynopilot();
+    cmd.args([
+        "init",
+        "--app",
+        "shop-api",
+        "--token-env",
+        token_env,
+        "--out",
+    ])
+    .arg(out);
+    cmd
+}
+
 fn formation(kind: &str, quantity: u32) -> Value {
     json!({
         "app": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "shop-api"},
@@ -254,18 +269,8 @@ async fn init_with_a_token_writes_one_block_per_process_type_that_passes_check_c
     let out = dir.path().join("dynopilot.toml");
 
     // WHEN init reads it
-    dynopilot()
-        .args([
-            "init",
-            "--app",
-            "shop-api",
-            "--token-env",
-            "INIT_TEST_TOKEN",
-            "--base-url",
-        ])
-        .arg(heroku.uri())
-        .arg("--out")
-        .arg(&out)
+    init_shop_api("INIT_TEST_TOKEN", &out)
+        .args(["--base-url", &heroku.uri()])
         .env("INIT_TEST_TOKEN", "init-test-token")
         .assert()
         .success();
@@ -312,16 +317,7 @@ async fn init_with_a_token_writes_one_block_per_process_type_that_passes_check_c
 fn init_without_a_token_writes_the_demo_config() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("demo.toml");
-    dynopilot()
-        .args([
-            "init",
-            "--app",
-            "shop-api",
-            "--token-env",
-            "DYNOPILOT_TEST_UNSET_TOKEN",
-            "--out",
-        ])
-        .arg(&out)
+    init_shop_api("DYNOPILOT_TEST_UNSET_TOKEN", &out)
         .env_remove("DYNOPILOT_TEST_UNSET_TOKEN")
         .assert()
         .success()

@@ -1,7 +1,5 @@
 //! `average` (autoscalebot 3.0): the mean of the newest samples.
 
-use std::any::Any;
-
 use super::*;
 use crate::fields::{Fields, KeyDoc};
 
@@ -36,11 +34,7 @@ pub(super) const TYPE: RuleType = RuleType {
             Some("3"),
             "how many of the newest samples are averaged",
         ),
-        KeyDoc::new(
-            "increment",
-            Some("1"),
-            "dynos added or removed per decision",
-        ),
+        INCREMENT_KEY,
     ],
     example: "min = 200\nmax = 1000",
     reads_per_dyno_key: false,
@@ -50,7 +44,7 @@ pub(super) const TYPE: RuleType = RuleType {
 fn parse(t: &mut Fields, _input: &RuleInput) -> Option<Rule> {
     let band = read_band(t, ("min", None), ("max", None), true);
     let samples = read_count(t, "samples", SAMPLES);
-    let increment = read_count(t, "increment", super::consecutive::INCREMENT);
+    let increment = read_increment(t);
     let (min, max) = band?;
     Some(Rule::new(AverageRule {
         max,
@@ -80,10 +74,6 @@ impl RuleLogic for AverageRule {
             ("samples", Setting::Count(self.samples)),
             ("increment", Setting::Count(self.increment)),
         ]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -1,8 +1,6 @@
 //! `capacity` (Dynosaur's rule): `ceil(value / per_dyno)` over the
 //! hysteresis window's max.
 
-use std::any::Any;
-
 use super::{
     ceil_count, num, secs, window_start, Context, Outcome, Rule, RuleInput, RuleLogic, RuleType,
     Setting,
@@ -74,9 +72,5 @@ impl RuleLogic for CapacityRule {
 
     fn settings(&self, per_dyno_key: &'static str) -> Vec<(&'static str, Setting)> {
         vec![(per_dyno_key, Setting::Number(self.per_dyno))]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -1,7 +1,5 @@
 //! `consecutive` (autoscalebot): streaks of slow or fast samples.
 
-use std::any::Any;
-
 use super::*;
 use crate::fields::{Fields, KeyDoc};
 
@@ -28,8 +26,6 @@ pub struct ConsecutiveRule {
 pub const FAILS_TO_SCALE_UP: u32 = 3;
 /// Fast samples in a row before removing dynos (autoscalebot).
 pub const PASSES_TO_SCALE_DOWN: u32 = 5;
-/// Dynos added or removed per decision (`consecutive`, `average`, `trend`).
-pub const INCREMENT: u32 = 1;
 
 pub(super) const TYPE: RuleType = RuleType {
     name: "consecutive",
@@ -47,11 +43,7 @@ pub(super) const TYPE: RuleType = RuleType {
             Some("5"),
             "fast samples in a row before removing dynos",
         ),
-        KeyDoc::new(
-            "increment",
-            Some("1"),
-            "dynos added or removed per decision",
-        ),
+        INCREMENT_KEY,
     ],
     example: "min = 200\nmax = 1000",
     reads_per_dyno_key: false,
@@ -62,7 +54,7 @@ fn parse(t: &mut Fields, _input: &RuleInput) -> Option<Rule> {
     let band = read_band(t, ("min", None), ("max", None), true);
     let fails = read_count(t, "fails_to_scale_up", FAILS_TO_SCALE_UP);
     let passes = read_count(t, "passes_to_scale_down", PASSES_TO_SCALE_DOWN);
-    let increment = read_count(t, "increment", INCREMENT);
+    let increment = read_increment(t);
     let (min, max) = band?;
     Some(Rule::new(ConsecutiveRule {
         max,
@@ -101,10 +93,6 @@ impl RuleLogic for ConsecutiveRule {
             ),
             ("increment", Setting::Count(self.increment)),
         ]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -117,8 +117,19 @@ impl Setting {
     }
 }
 
+/// Lets [`Rule::downcast`] reach a rule's settings struct; every type has it.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// A rule's behaviour. Implemented once per rule file.
-pub trait RuleLogic: Debug + Send + Sync + 'static {
+pub trait RuleLogic: AsAny + Debug + Send + Sync + 'static {
     /// The config name (the registry row's `name`).
     fn name(&self) -> &'static str;
     /// The estimate for one input's samples.
@@ -130,7 +141,6 @@ pub trait RuleLogic: Debug + Send + Sync + 'static {
     }
     /// Its settings by config key, in the registry's key order.
     fn settings(&self, per_dyno_key: &'static str) -> Vec<(&'static str, Setting)>;
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// A decision rule for one input: each predecessor's, plus Kubernetes' HPA.
@@ -234,6 +244,22 @@ pub struct Outcome {
 /// Largest sample count a rule may ask for (4 hours of one-minute polls):
 /// every sample is stored between invocations, and the state item is bounded.
 pub const MAX_RULE_SAMPLES: u32 = 240;
+
+/// Dynos added or removed per decision, when a rule adds or removes a step
+/// (`consecutive`, `average`, `trend`).
+pub const INCREMENT: u32 = 1;
+
+/// The `increment` key those rules share.
+const INCREMENT_KEY: KeyDoc = KeyDoc::new(
+    "increment",
+    Some("1"),
+    "dynos added or removed per decision",
+);
+
+/// `increment`: a count, default [`INCREMENT`].
+fn read_increment(t: &mut Fields) -> Option<u32> {
+    read_count(t, "increment", INCREMENT)
+}
 
 /// `n` polls' worth of history, spaced up to `stale_after` apart.
 fn polls(n: u32, stale_after: TimeDelta) -> TimeDelta {

@@ -1,7 +1,5 @@
 //! `target` (Kubernetes HPA): proportional target tracking.
 
-use std::any::Any;
-
 use super::*;
 use crate::fields::{Fields, KeyDoc};
 
@@ -111,10 +109,6 @@ impl RuleLogic for TargetRule {
             ("tolerance", Setting::Number(self.tolerance)),
             ("per", Setting::Word(self.per.as_str())),
         ]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

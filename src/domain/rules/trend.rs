@@ -1,7 +1,5 @@
 //! `trend` (Swop heroku-autoscale): mean and least-squares slope over a window.
 
-use std::any::Any;
-
 use super::*;
 use crate::fields::{Fields, KeyDoc};
 
@@ -68,11 +66,7 @@ pub(super) const TYPE: RuleType = RuleType {
             Some("20"),
             "slope (ms/min) above which a mean in the band scales up",
         ),
-        KeyDoc::new(
-            "increment",
-            Some("1"),
-            "dynos added or removed per decision",
-        ),
+        INCREMENT_KEY,
     ],
     example: "",
     reads_per_dyno_key: false,
@@ -114,7 +108,7 @@ fn parse(t: &mut Fields, input: &RuleInput) -> Option<Rule> {
         ("trend_high", Some(SLOPE_HIGH)),
         false,
     );
-    let increment = read_count(t, "increment", super::consecutive::INCREMENT);
+    let increment = read_increment(t);
     let (low, high) = band?;
     let (trend_low, trend_high) = slopes?;
     window_ok.then_some(())?;
@@ -150,10 +144,6 @@ impl RuleLogic for TrendRule {
             ("trend_high", Setting::Number(self.trend_high)),
             ("increment", Setting::Count(self.increment)),
         ]
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
