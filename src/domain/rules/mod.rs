@@ -159,7 +159,8 @@ impl Rule {
 
     /// The rule's settings struct, if it is of type `T`.
     pub fn downcast<T: RuleLogic>(&self) -> Option<&T> {
-        self.0.as_any().downcast_ref::<T>()
+        // Through the trait object: `Arc` itself is `Any` too.
+        self.0.as_ref().as_any().downcast_ref::<T>()
     }
 
     /// Its settings by config key (`capacity` reports `per_dyno_key`).
