@@ -8,6 +8,7 @@ mod decide;
 mod docs_reference;
 mod engine;
 mod exactly_once;
+mod fault_matrix;
 mod google_analytics;
 mod heartbeat;
 mod helpers;
