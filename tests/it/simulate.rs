@@ -177,13 +177,13 @@ fn a_config_with_several_formations_needs_one_chosen() {
     assert_eq!(sim.report.formation, "other-app/web");
 }
 
-/// The shared NASA trace, beside the clone (`../shared/traces/`).
+/// The NASA trace, kept in the repository (`tests/traces/`).
 fn nasa_trace() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/nasa_http_1995_per_minute.csv");
+        .join("tests/traces/nasa_http_1995_per_minute.csv");
     assert!(
         path.is_file(),
-        "the shared trace is missing: expected {} (the shared/ folder must sit beside the clone)",
+        "the NASA trace is missing: expected {} (tests/traces/ in the repository)",
         path.display()
     );
     path
