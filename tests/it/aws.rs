@@ -2,7 +2,7 @@
 //! state with optimistic locking, exactly-once scaling over DynamoDB, SES mail,
 //! SSM secrets, item sizes, and the Lambda handler with the files in events/.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynopilot::config::{self, SecretRef, SecretResolver, SsmSecrets};
@@ -12,11 +12,9 @@ use dynopilot::inputs::ScriptedSource;
 use dynopilot::lambda::Function;
 use dynopilot::notify::{ConsoleNotifier, Notifier, RecordingNotifier, SesNotifier};
 use dynopilot::store::{
-    encode_item, item_size, DynamoDbStateStore, FormationState, StateStore, StoreError,
+    encode_item, item_size, DynamoDbStateStore, FormationState, StateStore, StoreError, Versioned,
 };
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -217,30 +215,6 @@ async fn an_unreadable_item_is_reported_and_left_untouched() {
     assert_eq!(raw["version"].as_n().expect("N"), "4");
 }
 
-/// A Heroku formation endpoint with memory: GET shows the count, PATCH sets it.
-struct StatefulFormation {
-    quantity: Arc<AtomicU32>,
-}
-
-impl Respond for StatefulFormation {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        if request.method.as_str() == "PATCH" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-            if let Some(q) = body["quantity"].as_u64() {
-                self.quantity.store(q as u32, Ordering::SeqCst);
-            }
-            return ResponseTemplate::new(200)
-                .insert_header("RateLimit-Remaining", "4000")
-                .set_body_json(
-                    json!({"type": "web", "quantity": self.quantity.load(Ordering::SeqCst)}),
-                );
-        }
-        ResponseTemplate::new(200)
-            .insert_header("RateLimit-Remaining", "4000")
-            .set_body_json(json!([{"type": "web", "quantity": self.quantity.load(Ordering::SeqCst), "size": "Standard-1X"}]))
-    }
-}
-
 fn heroku_config(base_url: &str, extra: &str) -> String {
     format!(
         "{extra}\n[scaler]\nkind = \"heroku\"\ntoken = \"env:HEROKU_API_TOKEN\"\nbase_url = \"{base_url}\"\n{}",
@@ -248,40 +222,71 @@ fn heroku_config(base_url: &str, extra: &str) -> String {
     )
 }
 
+/// The Heroku API token the tests' secrets resolve `env:HEROKU_API_TOKEN` to.
+const HEROKU_TOKEN: &str = "heroku-token-for-tests";
+
 fn secrets() -> MapSecrets {
-    MapSecrets::default().with("HEROKU_API_TOKEN", "heroku-token-for-tests")
+    MapSecrets::default().with("HEROKU_API_TOKEN", HEROKU_TOKEN)
 }
 
-/// A Heroku fake whose web dynos stand at `quantity` (2 at the start) and that
-/// accepts exactly one PATCH (checked by `verify`), a DynamoDB table, and an
-/// engine over both that sees 742 rpm (8 dynos).
+/// A store whose first `n` loads wait for each other before returning: `n`
+/// overlapping invocations that all read the same stored state (the same
+/// version) before any of them writes, however the runtime schedules them.
+struct RacingStore {
+    inner: DynamoDbStateStore,
+    waiting: AtomicUsize,
+    all_loaded: tokio::sync::Barrier,
+}
+
+impl RacingStore {
+    fn new(inner: DynamoDbStateStore, n: usize) -> Self {
+        Self {
+            inner,
+            waiting: AtomicUsize::new(n),
+            all_loaded: tokio::sync::Barrier::new(n),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for RacingStore {
+    async fn load(&self, key: &str) -> Result<Option<Versioned<FormationState>>, StoreError> {
+        let loaded = self.inner.load(key).await;
+        let gated = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if gated {
+            self.all_loaded.wait().await;
+        }
+        loaded
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        state: &FormationState,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        self.inner.save(key, state, expected).await
+    }
+}
+
+/// The shared Heroku fake with web dynos of shop-app at 2, a DynamoDB table
+/// whose first 8 loads race (see [`RacingStore`]), and an engine over both
+/// that sees 742 rpm (8 dynos).
 struct ExactlyOnce {
-    heroku: MockServer,
-    quantity: Arc<AtomicU32>,
-    store: Arc<DynamoDbStateStore>,
+    heroku: HerokuFake,
+    store: Arc<RacingStore>,
     engine: Arc<Engine>,
 }
 
-async fn exactly_once_world() -> ExactlyOnce {
+/// `gets` formation reads and `patches` updates are expected at the fake.
+async fn exactly_once_world(gets: u64, patches: u64) -> ExactlyOnce {
     let cfg = aws().await;
     let (client, name) = table(&cfg).await;
-    let heroku = MockServer::start().await;
-    let quantity = Arc::new(AtomicU32::new(2));
-    Mock::given(method("GET"))
-        .and(path("/apps/shop-app/formation"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .mount(&heroku)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path("/apps/shop-app/formation/web"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .expect(1)
-        .mount(&heroku)
-        .await;
+    let heroku = HerokuFake::start(HEROKU_TOKEN).await;
+    heroku.app("shop-app", &[("web", 2)], gets, patches).await;
     let config = config::parse(&heroku_config(&heroku.uri(), "")).expect("config");
     let scaler = dynopilot::wiring::heroku_scaler(
         &config.scaler,
@@ -289,7 +294,7 @@ async fn exactly_once_world() -> ExactlyOnce {
         &dynopilot::wiring::http_client().expect("http"),
     )
     .expect("scaler");
-    let store = Arc::new(DynamoDbStateStore::new(client, &name));
+    let store = Arc::new(RacingStore::new(DynamoDbStateStore::new(client, &name), 8));
     // The config's constant input is 0; give the engine real load instead.
     let engine = Arc::new(
         Engine::new(
@@ -303,7 +308,6 @@ async fn exactly_once_world() -> ExactlyOnce {
     );
     ExactlyOnce {
         heroku,
-        quantity,
         store,
         engine,
     }
@@ -317,7 +321,8 @@ fn event(id: &str) -> Invocation {
     }
 }
 
-/// Eight invocations of the same minute at once, with ids evt-0..evt-7.
+/// Eight invocations of the same minute at once, with ids evt-0..evt-7; all
+/// of them have read the stored state before any writes.
 async fn eight_overlapping_runs(engine: &Arc<Engine>) -> Vec<Outcome> {
     let runs = (0..8).map(|i| {
         let engine = engine.clone();
@@ -330,60 +335,94 @@ async fn eight_overlapping_runs(engine: &Arc<Engine>) -> Vec<Outcome> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
-    // GIVEN a DynamoDB table, a Heroku fake with web at 2, and 742 rpm (8 dynos)
-    let world = exactly_once_world().await;
-    // WHEN the same scheduled event arrives twice in a row...
-    let first = world.engine.invoke(&event("evt-a")).await;
-    let again = world.engine.invoke(&event("evt-a")).await;
+/// Exactly one run scaled 2 -> 8; every other one lost the race.
+fn assert_one_scaled_and_seven_lost(outcomes: &[Outcome]) -> usize {
+    let winners: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i] == Outcome::ScaledUp)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
     assert_eq!(
-        first.formations[0].outcome,
-        Outcome::ScaledUp,
-        "{:?}",
-        first.formations[0]
-    );
-    assert_eq!(again.formations[0].outcome, Outcome::Duplicate);
-    // ...and 8 more invocations overlap for the same minute
-    let outcomes = eight_overlapping_runs(&world.engine).await;
-    // THEN Heroku saw exactly one PATCH (checked by the mock) and one scale is recorded
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| matches!(o, Outcome::Hold | Outcome::LostRace)),
+        outcomes.iter().filter(|o| **o == Outcome::LostRace).count(),
+        7,
         "{outcomes:?}"
     );
+    winners[0]
+}
+
+/// The fake's PATCH log: exactly one, of web to 8 dynos.
+async fn assert_one_patch_to_8(heroku: &HerokuFake) {
+    assert_eq!(
+        heroku.requests("PATCH").await,
+        vec![(
+            "/apps/shop-app/formation/web".to_string(),
+            json!({"quantity": 8})
+        )]
+    );
+    assert_eq!(heroku.quantity("shop-app", "web"), Some(8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
+    // GIVEN a stored state, a Heroku fake with web at 2, and 742 rpm (8 dynos);
+    // each of the 8 runs reads the formation once, the repeated event never
+    let world = exactly_once_world(8, 1).await;
     let stored = world
+        .store
+        .save("shop-app#web", &FormationState::default(), None)
+        .await
+        .expect("seed the state");
+    // WHEN 8 invocations of the same minute overlap, all from that same state
+    let outcomes = eight_overlapping_runs(&world.engine).await;
+    // THEN one scales and the other seven lose the race for the claim
+    let winner = assert_one_scaled_and_seven_lost(&outcomes);
+    // WHEN the winner's scheduled event arrives again
+    let again = world.engine.invoke(&event(&format!("evt-{winner}"))).await;
+    // THEN it is a no-op
+    assert_eq!(
+        again.formations[0].outcome,
+        Outcome::Duplicate,
+        "{:?}",
+        again.formations[0]
+    );
+    // AND Heroku saw exactly one PATCH, and one scale is recorded
+    assert_one_patch_to_8(&world.heroku).await;
+    let state = world
         .store
         .load("shop-app#web")
         .await
         .expect("load")
         .expect("state");
-    assert_eq!(stored.value.history.events.len(), 1);
-    assert_eq!(stored.value.pending, None);
-    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    assert_eq!(
+        state.version,
+        stored + 2,
+        "the winner's claim and record only"
+    );
+    assert_eq!(state.value.history.events.len(), 1);
+    assert_eq!(state.value.pending, None);
+    assert_eq!(
+        state.value.last_event.as_deref(),
+        Some(format!("evt-{winner}").as_str())
+    );
     world.heroku.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
-    let world = exactly_once_world().await;
+    // GIVEN no stored state yet: the claim is a create-if-absent
+    let world = exactly_once_world(8, 1).await;
 
     let outcomes = eight_overlapping_runs(&world.engine).await;
 
-    assert_eq!(
-        outcomes.iter().filter(|o| **o == Outcome::ScaledUp).count(),
-        1,
-        "{outcomes:?}"
-    );
-    let stored = world
+    assert_one_scaled_and_seven_lost(&outcomes);
+    assert_one_patch_to_8(&world.heroku).await;
+    let state = world
         .store
         .load("shop-app#web")
         .await
         .expect("load")
         .expect("state");
-    assert_eq!(stored.value.history.events.len(), 1);
-    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    assert_eq!(state.version, 2, "the winner's claim and record only");
+    assert_eq!(state.value.history.events.len(), 1);
     world.heroku.verify().await;
 }
 
