@@ -15,6 +15,8 @@ use dynopilot::store::{
     encode_item, item_size, DynamoDbStateStore, FormationState, StateStore, StoreError, Versioned,
 };
 use serde_json::{json, Value};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::*;
 
@@ -544,38 +546,380 @@ async fn a_failing_ses_send_still_scales_and_saves_state() {
     assert_eq!(stored.value.history.events.len(), 1);
 }
 
-#[tokio::test]
+/// A forwarding HTTP/1.1 proxy in front of the moto server that logs the
+/// operation of every request it passes on (`X-Amz-Target`, the AWS JSON
+/// protocol's `Service.Operation`), so a test can count AWS calls.
+struct CountingProxy {
+    url: String,
+    operations: Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let operations: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let log = operations.clone();
+        let http = reqwest::Client::new();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(forward(stream, upstream.clone(), http.clone(), log.clone()));
+            }
+        });
+        Self {
+            url,
+            operations,
+            task,
+        }
+    }
+
+    fn operations(&self) -> Vec<String> {
+        self.operations
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serve one keep-alive connection: each request is logged, sent on to
+/// `upstream`, and the answer written back with a Content-Length.
+async fn forward(
+    stream: tokio::net::TcpStream,
+    upstream: String,
+    http: reqwest::Client,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut reader = tokio::io::BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(verb), Some(target)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let (name, value) = (name.trim().to_string(), value.trim().to_string());
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.parse().unwrap_or(0);
+                }
+                headers.push((name, value));
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let operation = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-target"))
+            .map_or_else(|| format!("{verb} {target}"), |(_, v)| v.clone());
+        if let Ok(mut log) = log.lock() {
+            log.push(operation);
+        }
+        let Ok(verb) = reqwest::Method::from_bytes(verb.as_bytes()) else {
+            return;
+        };
+        let mut request = http.request(verb, format!("{upstream}{target}"));
+        for (name, value) in &headers {
+            let hop = ["host", "content-length", "connection", "transfer-encoding"];
+            if !hop.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+                request = request.header(name.as_str(), value.as_str());
+            }
+        }
+        let Ok(response) = request.body(body).send().await else {
+            return;
+        };
+        let mut head = format!("HTTP/1.1 {}\r\n", response.status());
+        for (name, value) in response.headers() {
+            let skip = ["content-length", "connection", "transfer-encoding"];
+            if !skip.contains(&name.as_str()) {
+                head += &format!("{name}: {}\r\n", value.to_str().unwrap_or_default());
+            }
+        }
+        let Ok(bytes) = response.bytes().await else {
+            return;
+        };
+        head += &format!("content-length: {}\r\n\r\n", bytes.len());
+        if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&bytes).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A Lambda Runtime API that hands the function `events` one per
+/// `GET .../invocation/next` (then keeps it waiting), and passes on every
+/// response, error or init error the function posts.
+struct RuntimeApi {
+    server: MockServer,
+    posted: tokio::sync::mpsc::UnboundedReceiver<(String, Value)>,
+}
+
+struct NextEvent(std::sync::Mutex<std::collections::VecDeque<(String, Value)>>);
+
+impl Respond for NextEvent {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let next = self.0.lock().ok().and_then(|mut q| q.pop_front());
+        let Some((request_id, event)) = next else {
+            // No more events: the function waits here until it is stopped.
+            return ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(300));
+        };
+        let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+        ResponseTemplate::new(200)
+            .insert_header("Lambda-Runtime-Aws-Request-Id", request_id.as_str())
+            .insert_header("Lambda-Runtime-Deadline-Ms", deadline.to_string().as_str())
+            .insert_header(
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:dynopilot",
+            )
+            .set_body_json(event)
+    }
+}
+
+struct Posted(tokio::sync::mpsc::UnboundedSender<(String, Value)>);
+
+impl Respond for Posted {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let _ = self.0.send((request.url.path().to_string(), body));
+        ResponseTemplate::new(202)
+    }
+}
+
+impl RuntimeApi {
+    async fn start(events: Vec<(String, Value)>) -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/2018-06-01/runtime/invocation/next"))
+            .respond_with(NextEvent(std::sync::Mutex::new(events.into())))
+            .mount(&server)
+            .await;
+        let (tx, posted) = tokio::sync::mpsc::unbounded_channel();
+        Mock::given(method("POST"))
+            .and(path_regex(
+                r"^/2018-06-01/runtime/(invocation/[^/]+/(response|error)|init/error)$",
+            ))
+            .respond_with(Posted(tx))
+            .mount(&server)
+            .await;
+        Self { server, posted }
+    }
+
+    /// `host:port`, as `AWS_LAMBDA_RUNTIME_API` wants it.
+    fn address(&self) -> String {
+        self.server.address().to_string()
+    }
+
+    /// The next `n` posts (path, JSON body); panics with the function's
+    /// stderr if it exits first.
+    async fn posts(
+        &mut self,
+        n: usize,
+        function: &mut std::process::Child,
+        stderr: &std::path::Path,
+    ) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for _ in 0..1200 {
+            if out.len() == n {
+                return out;
+            }
+            match tokio::time::timeout(std::time::Duration::from_millis(100), self.posted.recv())
+                .await
+            {
+                Ok(Some(post)) => out.push(post),
+                Ok(None) => break,
+                Err(_) => {
+                    if let Ok(Some(status)) = function.try_wait() {
+                        panic!(
+                            "the function exited ({status}): {}",
+                            std::fs::read_to_string(stderr).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        panic!("only {} of {n} answers came back: {out:?}", out.len());
+    }
+}
+
+/// Kills the child when the test ends, pass or fail.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The scheduled event of 12:`minute` with this id.
+fn scheduled_event(id: &str, minute: u32) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": format!("2026-01-05T12:{minute:02}:00Z"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/dynopilot-every-minute"],
+        "detail": {}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssm_secrets_are_read_once_at_start_and_never_printed() {
+    // GIVEN the Heroku token in SSM as a SecureString, an SSM endpoint that
+    // counts the calls on their way to moto, and a Heroku fake that serves
+    // only that token (3 formation reads, one PATCH: 742 rpm wants 8 dynos)
     let cfg = aws().await;
     let ssm = aws_sdk_ssm::Client::new(&cfg);
+    let secret = "ssm-secret-token-value";
     let path = format!("/dynopilot-test/{}/heroku", std::process::id());
     ssm.put_parameter()
         .name(&path)
-        .value("ssm-secret-token-value")
+        .value(secret)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
         .overwrite(true)
         .send()
         .await
         .expect("put parameter");
-    let text = format!("[scaler]\nkind = \"heroku\"\ntoken = \"ssm:{path}\"\n");
-    let refs = config::secret_references(&text);
-    assert_eq!(refs, [SecretRef::Ssm(path.clone())]);
-    let secrets = SsmSecrets::load(&ssm, &refs).await.expect("load");
+    let proxy = CountingProxy::start(moto_url()).await;
+    let (_, table_name) = table(&cfg).await;
+    let heroku = HerokuFake::start(secret).await;
+    heroku.app("shop-app", &[("web", 2)], 3, 1).await;
+    let text = format!(
+        "[scaler]\nkind = \"heroku\"\ntoken = \"ssm:{path}\"\nbase_url = \"{}\"\n{}",
+        heroku.uri(),
+        one_formation(1, 20)
+            .replace("[state]\nkind = \"memory\"\n", "")
+            .replace("value = 0", "value = 742")
+    );
+    assert_eq!(
+        config::secret_references(&text),
+        [SecretRef::Ssm(path.clone())]
+    );
+    let mut runtime = RuntimeApi::start(
+        (0..3)
+            .map(|m| (format!("req-{m}"), scheduled_event(&format!("evt-{m}"), m)))
+            .collect(),
+    )
+    .await;
+    let logs = tempfile::tempdir().expect("temp dir");
+    let (stdout, stderr) = (logs.path().join("stdout"), logs.path().join("stderr"));
+    // WHEN the function starts once and handles three scheduled events
+    let mut function = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dynopilot-lambda"))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "dynopilot")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_ENDPOINT_URL", moto_url())
+            .env("AWS_ENDPOINT_URL_SSM", &proxy.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("DYNOPILOT_CONFIG", &text)
+            .env("DYNOPILOT_TABLE", &table_name)
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the function starts"),
+    );
+    let posts = runtime.posts(3, &mut function.0, &stderr).await;
+    drop(function);
+    // THEN each event got its report, scaled once with the token from SSM...
+    let outcomes: Vec<(String, String)> = posts
+        .iter()
+        .map(|(p, body)| {
+            let outcome = body["formations"][0]["outcome"].as_str().unwrap_or("-");
+            (p.clone(), outcome.to_string())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "/2018-06-01/runtime/invocation/req-0/response".to_string(),
+                "scaled_up".to_string()
+            ),
+            (
+                "/2018-06-01/runtime/invocation/req-1/response".to_string(),
+                "hold".to_string()
+            ),
+            (
+                "/2018-06-01/runtime/invocation/req-2/response".to_string(),
+                "hold".to_string()
+            ),
+        ],
+        "{posts:?}"
+    );
+    assert_eq!(heroku.quantity("shop-app", "web"), Some(8));
+    heroku.verify().await;
+    // ...SSM was called once, at start, for the one parameter...
+    assert_eq!(proxy.operations(), ["AmazonSSM.GetParameter"]);
+    // ...and the value is in no answer and no log line
+    let output = std::fs::read_to_string(&stdout).unwrap_or_default()
+        + &std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(
+        output.contains("evt-2"),
+        "the function's logs were captured: {output}"
+    );
+    assert!(
+        !output.contains(secret),
+        "the secret is in the function's logs"
+    );
+    assert!(
+        !format!("{posts:?}").contains(secret),
+        "the secret is in an answer"
+    );
+
+    // The resolver itself: the value only through expose_secret, and a
+    // missing parameter named in the error, each for one SSM call.
+    let counted = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&cfg)
+            .endpoint_url(&proxy.url)
+            .build(),
+    );
+    let secrets = SsmSecrets::load(&counted, &[SecretRef::Ssm(path.clone())])
+        .await
+        .expect("load");
     let value = secrets
         .resolve(&SecretRef::Ssm(path.clone()))
         .expect("resolved");
-    assert_eq!(
-        secrecy::ExposeSecret::expose_secret(&value),
-        "ssm-secret-token-value"
-    );
-    assert!(!format!("{secrets:?} {value:?}").contains("ssm-secret-token-value"));
-    let missing = SsmSecrets::load(&ssm, &[SecretRef::Ssm("/dynopilot-test/missing".into())])
-        .await
-        .expect_err("missing");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&value), secret);
+    assert!(!format!("{secrets:?} {value:?}").contains(secret));
+    let missing = SsmSecrets::load(
+        &counted,
+        &[SecretRef::Ssm("/dynopilot-test/missing".into())],
+    )
+    .await
+    .expect_err("missing");
     assert!(
         missing.contains("/dynopilot-test/missing") && missing.contains("ParameterNotFound"),
         "{missing}"
     );
+    assert_eq!(proxy.operations().len(), 3, "{:?}", proxy.operations());
 }
 
 /// Item sizes for the README: a typical formation and the largest the bounds allow.
