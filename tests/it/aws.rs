@@ -982,14 +982,31 @@ fn run_minutes(inputs: usize, samples: usize, decisions: usize) -> FormationStat
     state
 }
 
+/// The demo config, not dry, scaling through the Heroku fake at `base_url`
+/// with the token `env:HEROKU_API_TOKEN`.
+pub fn demo_config_on_heroku(base_url: &str) -> String {
+    let mut demo: toml::Table = config::DEMO_CONFIG
+        .parse()
+        .expect("the demo config is TOML");
+    demo.insert("dry_run".into(), toml::Value::Boolean(false));
+    let mut scaler = toml::Table::new();
+    scaler.insert("kind".into(), "heroku".into());
+    scaler.insert("token".into(), "env:HEROKU_API_TOKEN".into());
+    scaler.insert("base_url".into(), base_url.into());
+    demo.insert("scaler".into(), toml::Value::Table(scaler));
+    toml::to_string(&demo).expect("TOML")
+}
+
 /// The handler, in process, with every file in events/: the documented responses.
 #[tokio::test]
 async fn every_event_file_gets_its_documented_response() {
     let cfg = aws().await;
     let (client, name) = table(&cfg).await;
     let store = Arc::new(DynamoDbStateStore::new(client, &name));
-    let demo = config::DEMO_CONFIG.replace("dry_run = true", "dry_run = false");
-    let config = config::parse(&demo).expect("demo config");
+    // Heroku reads: the scheduled run, the dry run and the paused evaluate.
+    let heroku = HerokuFake::start(HEROKU_TOKEN).await;
+    heroku.app("demo-app", &[("web", 1)], 3, 1).await;
+    let config = config::parse(&demo_config_on_heroku(&heroku.uri())).expect("demo config");
     let function = Function::build(config, &secrets(), store.clone(), Arc::new(ConsoleNotifier))
         .expect("function");
     let event = |file: &str| -> Value {
@@ -1015,12 +1032,23 @@ async fn every_event_file_gets_its_documented_response() {
         .await
         .expect("ok");
     assert_eq!(again["formations"][0]["outcome"], "duplicate");
-    // evaluate-dry-run.json: decides, changes nothing
+    assert_eq!(heroku.requests("PATCH").await.len(), 1, "one scale so far");
+    // evaluate-dry-run.json: decides, changes nothing. Someone scaled web to 0
+    // by hand, below min 1, so this run would certainly scale up.
+    heroku.set("demo-app", "web", 0);
     let dry = function
         .handle(&event("evaluate-dry-run.json"), "req-3", far)
         .await
         .expect("ok");
     assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["formations"][0]["outcome"], "would_scale_up", "{dry}");
+    assert_eq!(dry["formations"][0]["current"], 0, "{dry}");
+    assert_eq!(
+        heroku.requests("PATCH").await.len(),
+        1,
+        "no PATCH in the dry run"
+    );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
     // pause.json / status.json / resume.json
     let paused = function
         .handle(&event("pause.json"), "req-4", far)
@@ -1074,4 +1102,6 @@ async fn every_event_file_gets_its_documented_response() {
             .version,
         before
     );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
+    heroku.verify().await;
 }
