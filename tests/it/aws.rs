@@ -2,7 +2,7 @@
 //! state with optimistic locking, exactly-once scaling over DynamoDB, SES mail,
 //! SSM secrets, item sizes, and the Lambda handler with the files in events/.
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynopilot::config::{self, SecretRef, SecretResolver, SsmSecrets};
@@ -12,10 +12,10 @@ use dynopilot::inputs::ScriptedSource;
 use dynopilot::lambda::Function;
 use dynopilot::notify::{ConsoleNotifier, Notifier, RecordingNotifier, SesNotifier};
 use dynopilot::store::{
-    encode_item, item_size, DynamoDbStateStore, FormationState, StateStore, StoreError,
+    encode_item, item_size, DynamoDbStateStore, FormationState, StateStore, StoreError, Versioned,
 };
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::*;
@@ -217,30 +217,6 @@ async fn an_unreadable_item_is_reported_and_left_untouched() {
     assert_eq!(raw["version"].as_n().expect("N"), "4");
 }
 
-/// A Heroku formation endpoint with memory: GET shows the count, PATCH sets it.
-struct StatefulFormation {
-    quantity: Arc<AtomicU32>,
-}
-
-impl Respond for StatefulFormation {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        if request.method.as_str() == "PATCH" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-            if let Some(q) = body["quantity"].as_u64() {
-                self.quantity.store(q as u32, Ordering::SeqCst);
-            }
-            return ResponseTemplate::new(200)
-                .insert_header("RateLimit-Remaining", "4000")
-                .set_body_json(
-                    json!({"type": "web", "quantity": self.quantity.load(Ordering::SeqCst)}),
-                );
-        }
-        ResponseTemplate::new(200)
-            .insert_header("RateLimit-Remaining", "4000")
-            .set_body_json(json!([{"type": "web", "quantity": self.quantity.load(Ordering::SeqCst), "size": "Standard-1X"}]))
-    }
-}
-
 fn heroku_config(base_url: &str, extra: &str) -> String {
     format!(
         "{extra}\n[scaler]\nkind = \"heroku\"\ntoken = \"env:HEROKU_API_TOKEN\"\nbase_url = \"{base_url}\"\n{}",
@@ -248,40 +224,71 @@ fn heroku_config(base_url: &str, extra: &str) -> String {
     )
 }
 
+/// The Heroku API token the tests' secrets resolve `env:HEROKU_API_TOKEN` to.
+const HEROKU_TOKEN: &str = "heroku-token-for-tests";
+
 fn secrets() -> MapSecrets {
-    MapSecrets::default().with("HEROKU_API_TOKEN", "heroku-token-for-tests")
+    MapSecrets::default().with("HEROKU_API_TOKEN", HEROKU_TOKEN)
 }
 
-/// A Heroku fake whose web dynos stand at `quantity` (2 at the start) and that
-/// accepts exactly one PATCH (checked by `verify`), a DynamoDB table, and an
-/// engine over both that sees 742 rpm (8 dynos).
+/// A store whose first `n` loads wait for each other before returning: `n`
+/// overlapping invocations that all read the same stored state (the same
+/// version) before any of them writes, however the runtime schedules them.
+struct RacingStore {
+    inner: DynamoDbStateStore,
+    waiting: AtomicUsize,
+    all_loaded: tokio::sync::Barrier,
+}
+
+impl RacingStore {
+    fn new(inner: DynamoDbStateStore, n: usize) -> Self {
+        Self {
+            inner,
+            waiting: AtomicUsize::new(n),
+            all_loaded: tokio::sync::Barrier::new(n),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for RacingStore {
+    async fn load(&self, key: &str) -> Result<Option<Versioned<FormationState>>, StoreError> {
+        let loaded = self.inner.load(key).await;
+        let gated = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if gated {
+            self.all_loaded.wait().await;
+        }
+        loaded
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        state: &FormationState,
+        expected: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        self.inner.save(key, state, expected).await
+    }
+}
+
+/// The shared Heroku fake with web dynos of shop-app at 2, a DynamoDB table
+/// whose first 8 loads race (see [`RacingStore`]), and an engine over both
+/// that sees 742 rpm (8 dynos).
 struct ExactlyOnce {
-    heroku: MockServer,
-    quantity: Arc<AtomicU32>,
-    store: Arc<DynamoDbStateStore>,
+    heroku: HerokuFake,
+    store: Arc<RacingStore>,
     engine: Arc<Engine>,
 }
 
-async fn exactly_once_world() -> ExactlyOnce {
+/// `gets` formation reads and `patches` updates are expected at the fake.
+async fn exactly_once_world(gets: u64, patches: u64) -> ExactlyOnce {
     let cfg = aws().await;
     let (client, name) = table(&cfg).await;
-    let heroku = MockServer::start().await;
-    let quantity = Arc::new(AtomicU32::new(2));
-    Mock::given(method("GET"))
-        .and(path("/apps/shop-app/formation"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .mount(&heroku)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path("/apps/shop-app/formation/web"))
-        .respond_with(StatefulFormation {
-            quantity: quantity.clone(),
-        })
-        .expect(1)
-        .mount(&heroku)
-        .await;
+    let heroku = HerokuFake::start(HEROKU_TOKEN).await;
+    heroku.app("shop-app", &[("web", 2)], gets, patches).await;
     let config = config::parse(&heroku_config(&heroku.uri(), "")).expect("config");
     let scaler = dynopilot::wiring::heroku_scaler(
         &config.scaler,
@@ -289,7 +296,7 @@ async fn exactly_once_world() -> ExactlyOnce {
         &dynopilot::wiring::http_client().expect("http"),
     )
     .expect("scaler");
-    let store = Arc::new(DynamoDbStateStore::new(client, &name));
+    let store = Arc::new(RacingStore::new(DynamoDbStateStore::new(client, &name), 8));
     // The config's constant input is 0; give the engine real load instead.
     let engine = Arc::new(
         Engine::new(
@@ -303,7 +310,6 @@ async fn exactly_once_world() -> ExactlyOnce {
     );
     ExactlyOnce {
         heroku,
-        quantity,
         store,
         engine,
     }
@@ -317,7 +323,8 @@ fn event(id: &str) -> Invocation {
     }
 }
 
-/// Eight invocations of the same minute at once, with ids evt-0..evt-7.
+/// Eight invocations of the same minute at once, with ids evt-0..evt-7; all
+/// of them have read the stored state before any writes.
 async fn eight_overlapping_runs(engine: &Arc<Engine>) -> Vec<Outcome> {
     let runs = (0..8).map(|i| {
         let engine = engine.clone();
@@ -330,60 +337,94 @@ async fn eight_overlapping_runs(engine: &Arc<Engine>) -> Vec<Outcome> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
-    // GIVEN a DynamoDB table, a Heroku fake with web at 2, and 742 rpm (8 dynos)
-    let world = exactly_once_world().await;
-    // WHEN the same scheduled event arrives twice in a row...
-    let first = world.engine.invoke(&event("evt-a")).await;
-    let again = world.engine.invoke(&event("evt-a")).await;
+/// Exactly one run scaled 2 -> 8; every other one lost the race.
+fn assert_one_scaled_and_seven_lost(outcomes: &[Outcome]) -> usize {
+    let winners: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i] == Outcome::ScaledUp)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
     assert_eq!(
-        first.formations[0].outcome,
-        Outcome::ScaledUp,
-        "{:?}",
-        first.formations[0]
-    );
-    assert_eq!(again.formations[0].outcome, Outcome::Duplicate);
-    // ...and 8 more invocations overlap for the same minute
-    let outcomes = eight_overlapping_runs(&world.engine).await;
-    // THEN Heroku saw exactly one PATCH (checked by the mock) and one scale is recorded
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| matches!(o, Outcome::Hold | Outcome::LostRace)),
+        outcomes.iter().filter(|o| **o == Outcome::LostRace).count(),
+        7,
         "{outcomes:?}"
     );
+    winners[0]
+}
+
+/// The fake's PATCH log: exactly one, of web to 8 dynos.
+async fn assert_one_patch_to_8(heroku: &HerokuFake) {
+    assert_eq!(
+        heroku.requests("PATCH").await,
+        vec![(
+            "/apps/shop-app/formation/web".to_string(),
+            json!({"quantity": 8})
+        )]
+    );
+    assert_eq!(heroku.quantity("shop-app", "web"), Some(8));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_dynamodb_a_repeated_event_and_eight_overlapping_runs_send_one_patch() {
+    // GIVEN a stored state, a Heroku fake with web at 2, and 742 rpm (8 dynos);
+    // each of the 8 runs reads the formation once, the repeated event never
+    let world = exactly_once_world(8, 1).await;
     let stored = world
+        .store
+        .save("shop-app#web", &FormationState::default(), None)
+        .await
+        .expect("seed the state");
+    // WHEN 8 invocations of the same minute overlap, all from that same state
+    let outcomes = eight_overlapping_runs(&world.engine).await;
+    // THEN one scales and the other seven lose the race for the claim
+    let winner = assert_one_scaled_and_seven_lost(&outcomes);
+    // WHEN the winner's scheduled event arrives again
+    let again = world.engine.invoke(&event(&format!("evt-{winner}"))).await;
+    // THEN it is a no-op
+    assert_eq!(
+        again.formations[0].outcome,
+        Outcome::Duplicate,
+        "{:?}",
+        again.formations[0]
+    );
+    // AND Heroku saw exactly one PATCH, and one scale is recorded
+    assert_one_patch_to_8(&world.heroku).await;
+    let state = world
         .store
         .load("shop-app#web")
         .await
         .expect("load")
         .expect("state");
-    assert_eq!(stored.value.history.events.len(), 1);
-    assert_eq!(stored.value.pending, None);
-    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    assert_eq!(
+        state.version,
+        stored + 2,
+        "the winner's claim and record only"
+    );
+    assert_eq!(state.value.history.events.len(), 1);
+    assert_eq!(state.value.pending, None);
+    assert_eq!(
+        state.value.last_event.as_deref(),
+        Some(format!("evt-{winner}").as_str())
+    );
     world.heroku.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
-    let world = exactly_once_world().await;
+    // GIVEN no stored state yet: the claim is a create-if-absent
+    let world = exactly_once_world(8, 1).await;
 
     let outcomes = eight_overlapping_runs(&world.engine).await;
 
-    assert_eq!(
-        outcomes.iter().filter(|o| **o == Outcome::ScaledUp).count(),
-        1,
-        "{outcomes:?}"
-    );
-    let stored = world
+    assert_one_scaled_and_seven_lost(&outcomes);
+    assert_one_patch_to_8(&world.heroku).await;
+    let state = world
         .store
         .load("shop-app#web")
         .await
         .expect("load")
         .expect("state");
-    assert_eq!(stored.value.history.events.len(), 1);
-    assert_eq!(world.quantity.load(Ordering::SeqCst), 8);
+    assert_eq!(state.version, 2, "the winner's claim and record only");
+    assert_eq!(state.value.history.events.len(), 1);
     world.heroku.verify().await;
 }
 
@@ -505,38 +546,380 @@ async fn a_failing_ses_send_still_scales_and_saves_state() {
     assert_eq!(stored.value.history.events.len(), 1);
 }
 
-#[tokio::test]
+/// A forwarding HTTP/1.1 proxy in front of the moto server that logs the
+/// operation of every request it passes on (`X-Amz-Target`, the AWS JSON
+/// protocol's `Service.Operation`), so a test can count AWS calls.
+struct CountingProxy {
+    url: String,
+    operations: Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let operations: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let log = operations.clone();
+        let http = reqwest::Client::new();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(forward(stream, upstream.clone(), http.clone(), log.clone()));
+            }
+        });
+        Self {
+            url,
+            operations,
+            task,
+        }
+    }
+
+    fn operations(&self) -> Vec<String> {
+        self.operations
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serve one keep-alive connection: each request is logged, sent on to
+/// `upstream`, and the answer written back with a Content-Length.
+async fn forward(
+    stream: tokio::net::TcpStream,
+    upstream: String,
+    http: reqwest::Client,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut reader = tokio::io::BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(verb), Some(target)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let mut headers = Vec::new();
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                let (name, value) = (name.trim().to_string(), value.trim().to_string());
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.parse().unwrap_or(0);
+                }
+                headers.push((name, value));
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let operation = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-amz-target"))
+            .map_or_else(|| format!("{verb} {target}"), |(_, v)| v.clone());
+        if let Ok(mut log) = log.lock() {
+            log.push(operation);
+        }
+        let Ok(verb) = reqwest::Method::from_bytes(verb.as_bytes()) else {
+            return;
+        };
+        let mut request = http.request(verb, format!("{upstream}{target}"));
+        for (name, value) in &headers {
+            let hop = ["host", "content-length", "connection", "transfer-encoding"];
+            if !hop.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+                request = request.header(name.as_str(), value.as_str());
+            }
+        }
+        let Ok(response) = request.body(body).send().await else {
+            return;
+        };
+        let mut head = format!("HTTP/1.1 {}\r\n", response.status());
+        for (name, value) in response.headers() {
+            let skip = ["content-length", "connection", "transfer-encoding"];
+            if !skip.contains(&name.as_str()) {
+                head += &format!("{name}: {}\r\n", value.to_str().unwrap_or_default());
+            }
+        }
+        let Ok(bytes) = response.bytes().await else {
+            return;
+        };
+        head += &format!("content-length: {}\r\n\r\n", bytes.len());
+        if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&bytes).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A Lambda Runtime API that hands the function `events` one per
+/// `GET .../invocation/next` (then keeps it waiting), and passes on every
+/// response, error or init error the function posts.
+struct RuntimeApi {
+    server: MockServer,
+    posted: tokio::sync::mpsc::UnboundedReceiver<(String, Value)>,
+}
+
+struct NextEvent(std::sync::Mutex<std::collections::VecDeque<(String, Value)>>);
+
+impl Respond for NextEvent {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let next = self.0.lock().ok().and_then(|mut q| q.pop_front());
+        let Some((request_id, event)) = next else {
+            // No more events: the function waits here until it is stopped.
+            return ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(300));
+        };
+        let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+        ResponseTemplate::new(200)
+            .insert_header("Lambda-Runtime-Aws-Request-Id", request_id.as_str())
+            .insert_header("Lambda-Runtime-Deadline-Ms", deadline.to_string().as_str())
+            .insert_header(
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:dynopilot",
+            )
+            .set_body_json(event)
+    }
+}
+
+struct Posted(tokio::sync::mpsc::UnboundedSender<(String, Value)>);
+
+impl Respond for Posted {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let _ = self.0.send((request.url.path().to_string(), body));
+        ResponseTemplate::new(202)
+    }
+}
+
+impl RuntimeApi {
+    async fn start(events: Vec<(String, Value)>) -> Self {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/2018-06-01/runtime/invocation/next"))
+            .respond_with(NextEvent(std::sync::Mutex::new(events.into())))
+            .mount(&server)
+            .await;
+        let (tx, posted) = tokio::sync::mpsc::unbounded_channel();
+        Mock::given(method("POST"))
+            .and(path_regex(
+                r"^/2018-06-01/runtime/(invocation/[^/]+/(response|error)|init/error)$",
+            ))
+            .respond_with(Posted(tx))
+            .mount(&server)
+            .await;
+        Self { server, posted }
+    }
+
+    /// `host:port`, as `AWS_LAMBDA_RUNTIME_API` wants it.
+    fn address(&self) -> String {
+        self.server.address().to_string()
+    }
+
+    /// The next `n` posts (path, JSON body); panics with the function's
+    /// stderr if it exits first.
+    async fn posts(
+        &mut self,
+        n: usize,
+        function: &mut std::process::Child,
+        stderr: &std::path::Path,
+    ) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for _ in 0..1200 {
+            if out.len() == n {
+                return out;
+            }
+            match tokio::time::timeout(std::time::Duration::from_millis(100), self.posted.recv())
+                .await
+            {
+                Ok(Some(post)) => out.push(post),
+                Ok(None) => break,
+                Err(_) => {
+                    if let Ok(Some(status)) = function.try_wait() {
+                        panic!(
+                            "the function exited ({status}): {}",
+                            std::fs::read_to_string(stderr).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        panic!("only {} of {n} answers came back: {out:?}", out.len());
+    }
+}
+
+/// Kills the child when the test ends, pass or fail.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The scheduled event of 12:`minute` with this id.
+fn scheduled_event(id: &str, minute: u32) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": format!("2026-01-05T12:{minute:02}:00Z"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/dynopilot-every-minute"],
+        "detail": {}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssm_secrets_are_read_once_at_start_and_never_printed() {
+    // GIVEN the Heroku token in SSM as a SecureString, an SSM endpoint that
+    // counts the calls on their way to moto, and a Heroku fake that serves
+    // only that token (3 formation reads, one PATCH: 742 rpm wants 8 dynos)
     let cfg = aws().await;
     let ssm = aws_sdk_ssm::Client::new(&cfg);
+    let secret = "ssm-secret-token-value";
     let path = format!("/dynopilot-test/{}/heroku", std::process::id());
     ssm.put_parameter()
         .name(&path)
-        .value("ssm-secret-token-value")
+        .value(secret)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
         .overwrite(true)
         .send()
         .await
         .expect("put parameter");
-    let text = format!("[scaler]\nkind = \"heroku\"\ntoken = \"ssm:{path}\"\n");
-    let refs = config::secret_references(&text);
-    assert_eq!(refs, [SecretRef::Ssm(path.clone())]);
-    let secrets = SsmSecrets::load(&ssm, &refs).await.expect("load");
+    let proxy = CountingProxy::start(moto_url()).await;
+    let (_, table_name) = table(&cfg).await;
+    let heroku = HerokuFake::start(secret).await;
+    heroku.app("shop-app", &[("web", 2)], 3, 1).await;
+    let text = format!(
+        "[scaler]\nkind = \"heroku\"\ntoken = \"ssm:{path}\"\nbase_url = \"{}\"\n{}",
+        heroku.uri(),
+        one_formation(1, 20)
+            .replace("[state]\nkind = \"memory\"\n", "")
+            .replace("value = 0", "value = 742")
+    );
+    assert_eq!(
+        config::secret_references(&text),
+        [SecretRef::Ssm(path.clone())]
+    );
+    let mut runtime = RuntimeApi::start(
+        (0..3)
+            .map(|m| (format!("req-{m}"), scheduled_event(&format!("evt-{m}"), m)))
+            .collect(),
+    )
+    .await;
+    let logs = tempfile::tempdir().expect("temp dir");
+    let (stdout, stderr) = (logs.path().join("stdout"), logs.path().join("stderr"));
+    // WHEN the function starts once and handles three scheduled events
+    let mut function = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_dynopilot-lambda"))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "dynopilot")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_ENDPOINT_URL", moto_url())
+            .env("AWS_ENDPOINT_URL_SSM", &proxy.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("DYNOPILOT_CONFIG", &text)
+            .env("DYNOPILOT_TABLE", &table_name)
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the function starts"),
+    );
+    let posts = runtime.posts(3, &mut function.0, &stderr).await;
+    drop(function);
+    // THEN each event got its report, scaled once with the token from SSM...
+    let outcomes: Vec<(String, String)> = posts
+        .iter()
+        .map(|(p, body)| {
+            let outcome = body["formations"][0]["outcome"].as_str().unwrap_or("-");
+            (p.clone(), outcome.to_string())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "/2018-06-01/runtime/invocation/req-0/response".to_string(),
+                "scaled_up".to_string()
+            ),
+            (
+                "/2018-06-01/runtime/invocation/req-1/response".to_string(),
+                "hold".to_string()
+            ),
+            (
+                "/2018-06-01/runtime/invocation/req-2/response".to_string(),
+                "hold".to_string()
+            ),
+        ],
+        "{posts:?}"
+    );
+    assert_eq!(heroku.quantity("shop-app", "web"), Some(8));
+    heroku.verify().await;
+    // ...SSM was called once, at start, for the one parameter...
+    assert_eq!(proxy.operations(), ["AmazonSSM.GetParameter"]);
+    // ...and the value is in no answer and no log line
+    let output = std::fs::read_to_string(&stdout).unwrap_or_default()
+        + &std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(
+        output.contains("evt-2"),
+        "the function's logs were captured: {output}"
+    );
+    assert!(
+        !output.contains(secret),
+        "the secret is in the function's logs"
+    );
+    assert!(
+        !format!("{posts:?}").contains(secret),
+        "the secret is in an answer"
+    );
+
+    // The resolver itself: the value only through expose_secret, and a
+    // missing parameter named in the error, each for one SSM call.
+    let counted = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&cfg)
+            .endpoint_url(&proxy.url)
+            .build(),
+    );
+    let secrets = SsmSecrets::load(&counted, &[SecretRef::Ssm(path.clone())])
+        .await
+        .expect("load");
     let value = secrets
         .resolve(&SecretRef::Ssm(path.clone()))
         .expect("resolved");
-    assert_eq!(
-        secrecy::ExposeSecret::expose_secret(&value),
-        "ssm-secret-token-value"
-    );
-    assert!(!format!("{secrets:?} {value:?}").contains("ssm-secret-token-value"));
-    let missing = SsmSecrets::load(&ssm, &[SecretRef::Ssm("/dynopilot-test/missing".into())])
-        .await
-        .expect_err("missing");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&value), secret);
+    assert!(!format!("{secrets:?} {value:?}").contains(secret));
+    let missing = SsmSecrets::load(
+        &counted,
+        &[SecretRef::Ssm("/dynopilot-test/missing".into())],
+    )
+    .await
+    .expect_err("missing");
     assert!(
         missing.contains("/dynopilot-test/missing") && missing.contains("ParameterNotFound"),
         "{missing}"
     );
+    assert_eq!(proxy.operations().len(), 3, "{:?}", proxy.operations());
 }
 
 /// Item sizes for the README: a typical formation and the largest the bounds allow.
@@ -599,14 +982,31 @@ fn run_minutes(inputs: usize, samples: usize, decisions: usize) -> FormationStat
     state
 }
 
+/// The demo config, not dry, scaling through the Heroku fake at `base_url`
+/// with the token `env:HEROKU_API_TOKEN`.
+pub fn demo_config_on_heroku(base_url: &str) -> String {
+    let mut demo: toml::Table = config::DEMO_CONFIG
+        .parse()
+        .expect("the demo config is TOML");
+    demo.insert("dry_run".into(), toml::Value::Boolean(false));
+    let mut scaler = toml::Table::new();
+    scaler.insert("kind".into(), "heroku".into());
+    scaler.insert("token".into(), "env:HEROKU_API_TOKEN".into());
+    scaler.insert("base_url".into(), base_url.into());
+    demo.insert("scaler".into(), toml::Value::Table(scaler));
+    toml::to_string(&demo).expect("TOML")
+}
+
 /// The handler, in process, with every file in events/: the documented responses.
 #[tokio::test]
 async fn every_event_file_gets_its_documented_response() {
     let cfg = aws().await;
     let (client, name) = table(&cfg).await;
     let store = Arc::new(DynamoDbStateStore::new(client, &name));
-    let demo = config::DEMO_CONFIG.replace("dry_run = true", "dry_run = false");
-    let config = config::parse(&demo).expect("demo config");
+    // Heroku reads: the scheduled run, the dry run and the paused evaluate.
+    let heroku = HerokuFake::start(HEROKU_TOKEN).await;
+    heroku.app("demo-app", &[("web", 1)], 3, 1).await;
+    let config = config::parse(&demo_config_on_heroku(&heroku.uri())).expect("demo config");
     let function = Function::build(config, &secrets(), store.clone(), Arc::new(ConsoleNotifier))
         .expect("function");
     let event = |file: &str| -> Value {
@@ -632,12 +1032,23 @@ async fn every_event_file_gets_its_documented_response() {
         .await
         .expect("ok");
     assert_eq!(again["formations"][0]["outcome"], "duplicate");
-    // evaluate-dry-run.json: decides, changes nothing
+    assert_eq!(heroku.requests("PATCH").await.len(), 1, "one scale so far");
+    // evaluate-dry-run.json: decides, changes nothing. Someone scaled web to 0
+    // by hand, below min 1, so this run would certainly scale up.
+    heroku.set("demo-app", "web", 0);
     let dry = function
         .handle(&event("evaluate-dry-run.json"), "req-3", far)
         .await
         .expect("ok");
     assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["formations"][0]["outcome"], "would_scale_up", "{dry}");
+    assert_eq!(dry["formations"][0]["current"], 0, "{dry}");
+    assert_eq!(
+        heroku.requests("PATCH").await.len(),
+        1,
+        "no PATCH in the dry run"
+    );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
     // pause.json / status.json / resume.json
     let paused = function
         .handle(&event("pause.json"), "req-4", far)
@@ -691,4 +1102,6 @@ async fn every_event_file_gets_its_documented_response() {
             .version,
         before
     );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
+    heroku.verify().await;
 }

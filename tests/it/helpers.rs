@@ -710,3 +710,377 @@ name = "load"
         format!("{scheme}://127.0.0.1:{port}")
     }
 }
+
+pub use heroku_fake::*;
+
+/// The one fake of the Heroku Platform API v3 formation endpoints, shared by
+/// every test that talks to "Heroku" over HTTP (contracts §1): it answers only
+/// requests with `Authorization: Bearer <token>`, the v3 `Accept` header, the
+/// shared client's User-Agent and, on PATCH, `Content-Type: application/json`;
+/// every answer carries `RateLimit-Remaining`; errors are Heroku's JSON
+/// `{"id","message"}`; anything it does not serve gets Heroku's JSON 401, 406
+/// or 404 `not_found`, never an empty body.
+///
+/// PATCH bodies are checked as Heroku's update schema does
+/// (`additionalProperties: false`): a body with an unknown key, or without
+/// `quantity`, gets 422 `invalid_params`. Heroku also accepts `dyno_size`, the
+/// legacy `size` and string quantities; dynopilot must never change a dyno size
+/// and always sends an integer, so the fake refuses those too.
+mod heroku_fake {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{json, Map, Value};
+    use wiremock::matchers::{header, method, path, path_regex};
+    use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate, Times};
+
+    use super::USER_AGENT;
+
+    /// The media type that selects API version 3.
+    pub const HEROKU_ACCEPT: &str = "application/vnd.heroku+json; version=3";
+
+    /// A formation object with the schema's full field set (values illustrative).
+    pub fn heroku_formation(app: &str, process_type: &str, quantity: u32) -> Value {
+        json!({
+            "app": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": app},
+            "command": "bundle exec puma -C config/puma.rb",
+            "created_at": "2012-01-01T12:00:00Z",
+            "dyno_size": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "Standard-1X"},
+            "id": "01234567-89ab-cdef-0123-456789abcdef",
+            "quantity": quantity,
+            "size": "Standard-1X",
+            "type": process_type,
+            "updated_at": "2012-01-01T12:00:00Z"
+        })
+    }
+
+    /// A 200 as Heroku sends it: JSON with the pool's remaining tokens.
+    pub fn heroku_ok(body: Value) -> ResponseTemplate {
+        ResponseTemplate::new(200)
+            .insert_header("RateLimit-Remaining", "4497")
+            .insert_header("RateLimit-Multiplier", "1")
+            .set_body_json(body)
+    }
+
+    /// An error as Heroku sends it: `{"id","message"}` and `RateLimit-Remaining`.
+    pub fn heroku_error(status: u16, id: &str, message: &str) -> ResponseTemplate {
+        heroku_error_body(status, json!({"id": id, "message": message}))
+    }
+
+    /// An error with a whole body of the test's choosing (some carry more keys).
+    pub fn heroku_error_body(status: u16, body: Value) -> ResponseTemplate {
+        ResponseTemplate::new(status)
+            .insert_header("RateLimit-Remaining", "4496")
+            .insert_header("RateLimit-Multiplier", "1")
+            .set_body_json(body)
+    }
+
+    /// Heroku's 404 for an app it does not know (fixture from public test code).
+    pub fn heroku_not_found() -> ResponseTemplate {
+        heroku_error_body(
+            404,
+            json!({"resource": "app", "id": "not_found", "message": "Couldn't find that app."}),
+        )
+    }
+
+    /// `GET /apps/{app}/formation` with every header the contract asks for.
+    pub fn heroku_list_formation(app: &str, token: &str) -> MockBuilder {
+        Mock::given(method("GET"))
+            .and(path(format!("/apps/{app}/formation")))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .and(header("accept", HEROKU_ACCEPT))
+            .and(header("user-agent", USER_AGENT))
+    }
+
+    /// A PATCH of `at_path` with every header the contract asks for.
+    pub fn heroku_patch(at_path: &str, token: &str) -> MockBuilder {
+        Mock::given(method("PATCH"))
+            .and(path(at_path))
+            .and(header("authorization", format!("Bearer {token}").as_str()))
+            .and(header("accept", HEROKU_ACCEPT))
+            .and(header("content-type", "application/json"))
+            .and(header("user-agent", USER_AGENT))
+    }
+
+    /// What Heroku answers a request no mock serves: 401 without the right
+    /// bearer token, 406 without the v3 `Accept`, else 404 `not_found`.
+    struct Unserved {
+        token: String,
+    }
+
+    impl Respond for Unserved {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let header = |name: &str| {
+                request
+                    .headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            if header("authorization") != format!("Bearer {}", self.token) {
+                return heroku_error(401, "unauthorized", "Invalid credentials provided.");
+            }
+            if header("accept") != HEROKU_ACCEPT {
+                // Message illustrative; the id is Dev Center's.
+                return heroku_error(
+                    406,
+                    "not_acceptable",
+                    "Please set Accept: application/vnd.heroku+json; version=3 header and try again.",
+                );
+            }
+            heroku_not_found()
+        }
+    }
+
+    /// Mount the answer for every request no other mock serves, at the lowest
+    /// priority, so an unexpected request gets Heroku's JSON, not an empty 404.
+    pub async fn mount_heroku_fallback(server: &MockServer, token: &str) {
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Unserved {
+                token: token.to_string(),
+            })
+            .with_priority(u8::MAX)
+            .named("Heroku: anything not served")
+            .mount(server)
+            .await;
+    }
+
+    /// A non-negative integer `quantity`, or why not.
+    fn quantity_of(update: &Map<String, Value>) -> Result<u32, String> {
+        match update.get("quantity") {
+            None => Err("quantity is required".into()),
+            Some(q) => q
+                .as_u64()
+                .and_then(|q| u32::try_from(q).ok())
+                .ok_or_else(|| format!("quantity must be a non-negative integer, got {q}")),
+        }
+    }
+
+    /// Keys outside `allowed`, as Heroku's `additionalProperties: false` refuses them.
+    fn unknown_keys(update: &Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
+        let unknown: Vec<&str> = update
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !allowed.contains(k))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unknown keys: {}", unknown.join(", ")))
+        }
+    }
+
+    /// The changes a PATCH body asks for (`process_type` set for a single-type
+    /// PATCH, `None` for a batch), or the 4xx Heroku answers.
+    pub fn parse_formation_update(
+        process_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<(String, u32)>, ResponseTemplate> {
+        let invalid = |message: String| heroku_error(422, "invalid_params", &message);
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return Err(heroku_error(400, "bad_request", "Invalid JSON body."));
+        };
+        let Some(body) = body.as_object() else {
+            return Err(invalid("the body must be an object".into()));
+        };
+        match process_type {
+            Some(t) => {
+                unknown_keys(body, &["quantity"]).map_err(invalid)?;
+                Ok(vec![(t.to_string(), quantity_of(body).map_err(invalid)?)])
+            }
+            None => {
+                unknown_keys(body, &["updates"]).map_err(invalid)?;
+                let Some(updates) = body.get("updates").and_then(Value::as_array) else {
+                    return Err(invalid("updates is required".into()));
+                };
+                let mut changes = Vec::new();
+                for update in updates {
+                    let Some(update) = update.as_object() else {
+                        return Err(invalid("each update must be an object".into()));
+                    };
+                    unknown_keys(update, &["type", "quantity"]).map_err(invalid)?;
+                    let Some(t) = update.get("type").and_then(Value::as_str) else {
+                        return Err(invalid("type is required".into()));
+                    };
+                    changes.push((t.to_string(), quantity_of(update).map_err(invalid)?));
+                }
+                Ok(changes)
+            }
+        }
+    }
+
+    /// Process type -> quantity, per app.
+    type Counts = Arc<Mutex<BTreeMap<String, BTreeMap<String, u32>>>>;
+
+    /// One app's formation with memory: GET lists it, PATCH changes it.
+    struct Formations {
+        app: String,
+        counts: Counts,
+        /// The account's token pool, one token per call (contracts §1).
+        pool: Arc<AtomicU32>,
+    }
+
+    impl Formations {
+        fn ok(&self, body: Value) -> ResponseTemplate {
+            let left = self.pool.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+            ResponseTemplate::new(200)
+                .insert_header("RateLimit-Remaining", left.to_string().as_str())
+                .insert_header("RateLimit-Multiplier", "1")
+                .set_body_json(body)
+        }
+    }
+
+    impl Respond for Formations {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let Ok(mut counts) = self.counts.lock() else {
+                return heroku_error(500, "internal", "fake poisoned");
+            };
+            let types = counts.entry(self.app.clone()).or_default();
+            if request.method.as_str() == "GET" {
+                let list: Vec<Value> = types
+                    .iter()
+                    .map(|(t, q)| heroku_formation(&self.app, t, *q))
+                    .collect();
+                return self.ok(Value::Array(list));
+            }
+            let prefix = format!("/apps/{}/formation", self.app);
+            let rest = request.url.path().strip_prefix(&prefix).unwrap_or_default();
+            let single = rest.strip_prefix('/').filter(|t| !t.is_empty());
+            let changes = match parse_formation_update(single, &request.body) {
+                Ok(changes) => changes,
+                Err(refusal) => return refusal,
+            };
+            if let Some((missing, _)) = changes.iter().find(|(t, _)| !types.contains_key(t)) {
+                return heroku_error_body(
+                    404,
+                    json!({"resource": "formation", "id": "not_found",
+                           "message": format!("Couldn't find that formation ({missing}).")}),
+                );
+            }
+            for (t, q) in &changes {
+                types.insert(t.clone(), *q);
+            }
+            let updated: Vec<Value> = changes
+                .iter()
+                .map(|(t, q)| heroku_formation(&self.app, t, *q))
+                .collect();
+            match single {
+                // A single-type update answers the formation object...
+                Some(_) => self.ok(updated.into_iter().next().unwrap_or(Value::Null)),
+                // ...a batch update the array of the updated formations.
+                None => self.ok(Value::Array(updated)),
+            }
+        }
+    }
+
+    /// A Heroku account with apps whose formations have memory, behind one
+    /// token. Call [`HerokuFake::app`] per app; check counts with `quantity`,
+    /// and what was sent with `requests`.
+    pub struct HerokuFake {
+        pub server: MockServer,
+        token: String,
+        counts: Counts,
+        pool: Arc<AtomicU32>,
+    }
+
+    impl HerokuFake {
+        pub async fn start(token: &str) -> Self {
+            let server = MockServer::start().await;
+            mount_heroku_fallback(&server, token).await;
+            Self {
+                server,
+                token: token.to_string(),
+                counts: Arc::default(),
+                pool: Arc::new(AtomicU32::new(4500)),
+            }
+        }
+
+        pub fn uri(&self) -> String {
+            self.server.uri()
+        }
+
+        /// Serve `app` with these process types and counts, expecting `gets`
+        /// formation reads and `patches` updates (single-type and batch),
+        /// checked by [`HerokuFake::verify`] and when the fake is dropped.
+        pub async fn app(
+            &self,
+            app: &str,
+            formation: &[(&str, u32)],
+            gets: impl Into<Times>,
+            patches: impl Into<Times>,
+        ) {
+            if let Ok(mut counts) = self.counts.lock() {
+                counts.insert(
+                    app.to_string(),
+                    formation.iter().map(|(t, q)| (t.to_string(), *q)).collect(),
+                );
+            }
+            let responder = || Formations {
+                app: app.to_string(),
+                counts: self.counts.clone(),
+                pool: self.pool.clone(),
+            };
+            heroku_list_formation(app, &self.token)
+                .respond_with(responder())
+                .expect(gets)
+                .named(format!("Heroku: GET /apps/{app}/formation"))
+                .mount(&self.server)
+                .await;
+            Mock::given(method("PATCH"))
+                .and(path_regex(format!("^/apps/{app}/formation(/[^/]+)?$")))
+                .and(header(
+                    "authorization",
+                    format!("Bearer {}", self.token).as_str(),
+                ))
+                .and(header("accept", HEROKU_ACCEPT))
+                .and(header("content-type", "application/json"))
+                .and(header("user-agent", USER_AGENT))
+                .respond_with(responder())
+                .expect(patches)
+                .named(format!("Heroku: PATCH /apps/{app}/formation[/type]"))
+                .mount(&self.server)
+                .await;
+        }
+
+        /// The count Heroku holds now.
+        pub fn quantity(&self, app: &str, process_type: &str) -> Option<u32> {
+            self.counts
+                .lock()
+                .ok()
+                .and_then(|c| c.get(app).and_then(|t| t.get(process_type)).copied())
+        }
+
+        /// Change a count behind dynopilot's back (someone used the dashboard).
+        pub fn set(&self, app: &str, process_type: &str, quantity: u32) {
+            if let Ok(mut counts) = self.counts.lock() {
+                counts
+                    .entry(app.to_string())
+                    .or_default()
+                    .insert(process_type.to_string(), quantity);
+            }
+        }
+
+        /// Every request received with this method (served or not), in order:
+        /// its path and its body as JSON (`null` when empty or not JSON).
+        pub async fn requests(&self, with_method: &str) -> Vec<(String, Value)> {
+            self.server
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.method.as_str() == with_method)
+                .map(|r| {
+                    let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                    (r.url.path().to_string(), body)
+                })
+                .collect()
+        }
+
+        /// Panics when an expected count of GETs or PATCHes was not met.
+        pub async fn verify(&self) {
+            self.server.verify().await;
+        }
+    }
+}

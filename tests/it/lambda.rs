@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::aws::{aws, moto_url, table};
+use crate::aws::{aws, demo_config_on_heroku, moto_url, table};
+use crate::helpers::HerokuFake;
 
 fn cargo_lambda() -> PathBuf {
     std::env::var("DYNOPILOT_TEST_CARGO_LAMBDA").map(PathBuf::from).unwrap_or_else(|_| {
@@ -95,7 +96,11 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
             .expect("cargo lambda watch starts"),
     );
     wait_for(port).await;
-    let demo = dynopilot::config::DEMO_CONFIG.replace("dry_run = true", "dry_run = false");
+    // Heroku reads: the scheduled run, the dry run and the paused evaluate.
+    let token = "heroku-token-for-the-lambda-test";
+    let heroku = HerokuFake::start(token).await;
+    heroku.app("demo-app", &[("web", 1)], 3, 1).await;
+    let demo = demo_config_on_heroku(&heroku.uri());
     let _function = Guard(
         Command::new(env!("CARGO_BIN_EXE_dynopilot-lambda"))
             .env(
@@ -111,6 +116,7 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("DYNOPILOT_CONFIG", demo)
             .env("DYNOPILOT_TABLE", &name)
+            .env("HEROKU_API_TOKEN", token)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -134,17 +140,22 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     assert!(ok, "{out}");
     assert_eq!(json(&out)["formations"][0]["outcome"], "duplicate");
 
+    assert_eq!(heroku.requests("PATCH").await.len(), 1, "one scale so far");
+
+    // Someone scaled web to 0 by hand, below min 1: this run would scale up.
+    heroku.set("demo-app", "web", 0);
     let (ok, out) = invoke(port, "evaluate-dry-run.json");
     assert!(ok, "{out}");
     let dry = json(&out);
     assert_eq!(dry["dry_run"], true);
-    assert!(
-        matches!(
-            dry["formations"][0]["outcome"].as_str(),
-            Some("hold" | "would_scale_up" | "would_scale_down")
-        ),
-        "{dry}"
+    assert_eq!(dry["formations"][0]["outcome"], "would_scale_up", "{dry}");
+    assert_eq!(dry["formations"][0]["current"], 0, "{dry}");
+    assert_eq!(
+        heroku.requests("PATCH").await.len(),
+        1,
+        "no PATCH in the dry run"
     );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
 
     let (ok, out) = invoke(port, "pause.json");
     assert!(ok, "{out}");
@@ -215,4 +226,6 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
             >= 5
     );
     assert!(item.contains_key("expires_at"));
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
+    heroku.verify().await;
 }

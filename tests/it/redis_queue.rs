@@ -379,16 +379,25 @@ fn auth_url_with_password(password: &str) -> (String, String) {
 
 #[tokio::test]
 async fn the_right_password_reads_the_queues() {
+    // GIVEN 5 jobs in the default queue and 2 at priority 3, on the instance
+    // that wants a password (arranged with that password)
     let good = service("DYNOPILOT_TEST_REDIS_AUTH_URL");
+    let client = redis::Client::open(good.as_str()).expect("url");
+    let mut con = client.get_connection().expect("auth instance answers");
+    for key in ["t-auth-ok:celery", "t-auth-ok:celery\x06\x163"] {
+        let _: () = redis::cmd("DEL").arg(key).query(&mut con).expect("DEL");
+    }
+    lpush(&mut con, "t-auth-ok:celery", &jobs(5));
+    lpush(&mut con, "t-auth-ok:celery\x06\x163", &jobs(2));
 
-    let jobs = fetch(
+    let read = fetch(
         &good,
         "flavor = \"celery\"\nkey_prefix = \"t-auth-ok:\"\nper_dyno = 2",
         at(9, 0),
     )
     .await;
 
-    assert_eq!(jobs, Ok(0.0));
+    assert_eq!(read, Ok(7.0));
 }
 
 #[tokio::test]
