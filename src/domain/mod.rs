@@ -15,9 +15,10 @@ pub use bound::{
     first_conflict, hhmm, parse_hhmm, Bound, Resolved, Schedule, ScheduleEntry, ScheduleError,
 };
 pub use decide::{decide, Action, Decision, InputEstimate, InputStatus, Reason, ReasonCode};
-pub use history::{ScaleEvent, ScaleHistory, MAX_SCALE_EVENTS};
+pub use history::{ScaleEvent, ScaleHistory, CLOCK_TOLERANCE, MAX_SCALE_EVENTS};
 pub use policy::{
     AverageRule, ConsecutiveRule, InputPolicy, Per, Policy, Rule, TargetRule, TrendRule,
     MAX_RETENTION, TREND_MIN_SAMPLES,
 };
+pub use rules::duration_text;
 pub use window::{InputError, InputWindow, Sample, Window};

@@ -453,6 +453,19 @@ pub(super) fn secs(d: TimeDelta) -> String {
     humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
 }
 
+/// A duration for people, rounded: whole seconds from a minute up (`2m 5s`),
+/// else milliseconds (`9s 999ms`, `250ms`), never the `862ns` tail of a
+/// deadline computed from a clock.
+pub fn duration_text(d: std::time::Duration) -> String {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
+    let rounded = if ms >= 60_000 {
+        std::time::Duration::from_secs((ms + 500) / 1000)
+    } else {
+        std::time::Duration::from_millis(ms)
+    };
+    humantime::format_duration(rounded).to_string()
+}
+
 /// A number without trailing zeros (`742`, `2.6`, `0.15`).
 pub(super) fn num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

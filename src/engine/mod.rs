@@ -36,6 +36,7 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
+mod clock;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,7 +59,10 @@ use crate::store::{
     DecisionRecord, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
 };
 
-pub use report::{FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError};
+pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
+pub use report::{
+    ClockNote, FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError,
+};
 
 /// How long a claimed scale is trusted to be in flight. Longer than the Lambda
 /// timeout, so a claim older than this belongs to an invocation that stopped.
@@ -78,6 +82,14 @@ pub struct Invocation {
     /// Time left for polling inputs, if shorter than the config's `fetch_deadline`
     /// (the Lambda's remaining time minus what saving needs).
     pub fetch_budget: Option<Duration>,
+    /// Set when the event's `time` was refused as `now` (see [`event_now`]);
+    /// the report carries it.
+    pub clock: Option<ClockNote>,
+    /// `now` was read from the clock or checked against it (the Lambda handler,
+    /// the CLI): stored times far after it can only be wrong and are repaired.
+    /// False for replays (the simulator, tests), whose stored state follows
+    /// their own timeline, which may lie anywhere.
+    pub now_checked: bool,
 }
 
 impl Invocation {
@@ -89,6 +101,8 @@ impl Invocation {
             dry_run: false,
             formations: None,
             fetch_budget: None,
+            clock: None,
+            now_checked: false,
         }
     }
 }
@@ -201,6 +215,14 @@ impl Engine {
             let mut errors = Vec::new();
             let selected = self.select(invocation.formations.as_deref(), &mut errors);
             let mut work = self.load(&selected, invocation.event_id.as_deref()).await;
+            if invocation.now_checked {
+                for w in work.iter_mut().filter(|w| w.live) {
+                    if let Some(note) = clock::repair_future(&mut w.state, now) {
+                        warn!(formation = %w.config.name, "{note}");
+                        w.notes.push(note);
+                    }
+                }
+            }
             self.poll(&mut work, invocation).await;
             self.read_current(&mut work).await;
             for w in work.iter_mut().filter(|w| w.live) {
@@ -237,6 +259,7 @@ impl Engine {
                 formations: work.iter().map(|w| self.report(w)).collect(),
                 errors,
                 heartbeat: None,
+                clock: invocation.clock.clone(),
             };
             report.heartbeat = self.ping(&report).await;
             report

@@ -11,7 +11,7 @@ pub mod events;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use crate::config::{self, Config, ScalerConfig, SecretResolver, SsmSecrets, StateConfig};
@@ -152,20 +152,48 @@ impl Function {
         request_id: &str,
         deadline_ms: u64,
     ) -> Result<Value, HandlerError> {
+        self.handle_at(event, request_id, deadline_ms, Utc::now())
+            .await
+    }
+
+    /// [`Self::handle`] with the clock read by the caller (tests pass a fixed one).
+    ///
+    /// # Errors
+    /// As for [`Self::handle`].
+    pub async fn handle_at(
+        &self,
+        event: &Value,
+        request_id: &str,
+        deadline_ms: u64,
+        clock: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
         let command = events::parse(event).map_err(|e| HandlerError {
             error_type: "InvalidEvent",
             message: e.to_string(),
         })?;
-        let clock = Utc::now().trunc_subsecs(0);
-        let budget = fetch_budget(deadline_ms, clock.timestamp_millis());
+        let clock = clock.trunc_subsecs(0);
+        let budget = fetch_budget(deadline_ms, Utc::now().timestamp_millis());
         let value = match command {
             Command::Scheduled { id, time } => {
+                // The event's `time` only within a few minutes of the clock:
+                // see `engine::event_now` for why a late event runs at the clock.
+                let (now, clock_note) = crate::engine::event_now(time, clock);
+                if let Some(note) = &clock_note {
+                    tracing::warn!(
+                        reason = note.reason,
+                        offset_s = note.offset_s,
+                        "{}",
+                        note.note
+                    );
+                }
                 let invocation = Invocation {
-                    now: time.unwrap_or(clock),
+                    now,
                     event_id: Some(id.unwrap_or_else(|| request_id.to_string())),
                     dry_run: false,
                     formations: None,
                     fetch_budget: budget,
+                    clock: clock_note,
+                    now_checked: true,
                 };
                 self.run(&invocation).await
             }
@@ -179,6 +207,8 @@ impl Function {
                     dry_run,
                     formations,
                     fetch_budget: budget,
+                    clock: None,
+                    now_checked: true,
                 };
                 self.run(&invocation).await
             }

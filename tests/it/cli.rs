@@ -151,3 +151,52 @@ fn a_corrupt_state_file_is_reported_and_left_untouched() {
     assert_eq!(v["formations"][0]["errors"][0]["kind"], "corrupt");
     assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ not json");
 }
+
+/// A config that scales for real (local scaler, counts in the state file):
+/// 500 rpm at 100 per dyno is 5 dynos.
+fn scaling_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("scale.toml");
+    let text = crate::helpers::one_formation(1, 10)
+        .replace(
+            "kind = \"memory\"",
+            "kind = \"file\"\npath = \"unused.json\"",
+        )
+        .replace("value = 0", "value = 500");
+    std::fs::write(&file, format!("[scaler]\nkind = \"local\"\n{text}")).expect("write");
+    file
+}
+
+#[test]
+fn now_far_from_the_clock_is_a_what_if_that_leaves_the_state_alone() {
+    // GIVEN a state file from a real run
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = scaling_config(dir.path());
+    let state = dir.path().join("state.json");
+    dynopilot()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success();
+    let before = std::fs::read_to_string(&state).expect("state");
+    // WHEN asking what would happen in 2099 (and in 1970)
+    for now in ["2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z"] {
+        let out = dynopilot()
+            .args(["run", "--once", "--now", now, "--config"])
+            .arg(&config)
+            .arg("--state")
+            .arg(&state)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("a what-if"))
+            .get_output()
+            .clone();
+        // THEN it decides at that time, as a dry run
+        let v = report(&out.stdout);
+        assert_eq!(v["now"], now);
+        assert_eq!(v["dry_run"], true);
+    }
+    // AND the state file is byte for byte what the real run left
+    assert_eq!(std::fs::read_to_string(&state).expect("state"), before);
+}

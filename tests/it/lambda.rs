@@ -95,7 +95,11 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
             .expect("cargo lambda watch starts"),
     );
     wait_for(port).await;
-    let demo = dynopilot::config::DEMO_CONFIG.replace("dry_run = true", "dry_run = false");
+    // A flat sine (500 all day: 5 dynos): scheduled.json's 2026-01-05 time is
+    // far off the clock, so the run is at the clock, whatever minute that is.
+    let demo = dynopilot::config::DEMO_CONFIG
+        .replace("dry_run = true", "dry_run = false")
+        .replace("amplitude = 400", "amplitude = 0");
     let _function = Guard(
         Command::new(env!("CARGO_BIN_EXE_dynopilot-lambda"))
             .env(
@@ -124,6 +128,10 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     assert_eq!(
         scheduled["event_id"],
         "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"
+    );
+    assert_eq!(
+        scheduled["clock"]["reason"], "event_time_off_clock",
+        "{scheduled}"
     );
     assert_eq!(
         scheduled["formations"][0]["outcome"], "scaled_up",

@@ -3,6 +3,7 @@
 mod app_metric;
 mod aws;
 mod cli;
+mod clock;
 mod config;
 mod decide;
 mod engine;
