@@ -24,9 +24,6 @@ use crate::wiring;
 
 pub use events::{Command, EventError};
 
-/// Time kept back from the Lambda deadline for saving state and notifying.
-const SAVE_RESERVE: Duration = Duration::from_secs(5);
-
 /// An error with a stable type label, as the Lambda runtime reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerError {
@@ -172,7 +169,10 @@ impl Function {
             message: e.to_string(),
         })?;
         let clock = clock.trunc_subsecs(0);
-        let budget = fetch_budget(deadline_ms, Utc::now().timestamp_millis());
+        // Measured against the clock of this process (the deadline is epoch
+        // ms), then held as a monotonic instant for the engine's cuts.
+        let deadline = remaining(deadline_ms, Utc::now().timestamp_millis())
+            .map(|left| tokio::time::Instant::now() + left);
         let value = match command {
             Command::Scheduled { id, time } => {
                 // The event's `time` only within a few minutes of the clock:
@@ -191,7 +191,7 @@ impl Function {
                     event_id: Some(id.unwrap_or_else(|| request_id.to_string())),
                     dry_run: false,
                     formations: None,
-                    fetch_budget: budget,
+                    deadline,
                     clock: clock_note,
                     now_checked: true,
                 };
@@ -206,7 +206,7 @@ impl Function {
                     event_id: Some(request_id.to_string()),
                     dry_run,
                     formations,
-                    fetch_budget: budget,
+                    deadline,
                     clock: None,
                     now_checked: true,
                 };
@@ -259,20 +259,16 @@ fn control_error(e: crate::engine::ControlError) -> HandlerError {
     }
 }
 
-/// Time for polling inputs: what is left before the deadline, less a reserve
-/// for saving. `None` (use the config's `fetch_deadline`) when the deadline is
-/// not a plausible epoch time: `cargo lambda watch` sends `600000`.
-pub fn fetch_budget(deadline_ms: u64, now_ms: i64) -> Option<Duration> {
+/// Time left before the Lambda deadline; the engine shares it out so that
+/// state is saved before the function is killed. `None` (only the config's
+/// timeouts apply) when the deadline is not a plausible epoch time: `cargo
+/// lambda watch` sends `600000`, and no function runs longer than 15 minutes.
+pub fn remaining(deadline_ms: u64, now_ms: i64) -> Option<Duration> {
     let remaining = i64::try_from(deadline_ms).ok()? - now_ms;
     if remaining <= 0 || remaining > 15 * 60 * 1000 {
         return None;
     }
-    let remaining = Duration::from_millis(remaining as u64);
-    Some(
-        remaining
-            .saturating_sub(SAVE_RESERVE)
-            .max(Duration::from_secs(1)),
-    )
+    Some(Duration::from_millis(remaining as u64))
 }
 
 /// SES when a sender and recipients are configured (the environment's
@@ -304,19 +300,16 @@ mod tests {
 
     #[test]
     fn the_emulators_bogus_deadline_falls_back_to_the_config() {
-        assert_eq!(fetch_budget(600_000, 1_760_000_000_000), None);
+        assert_eq!(remaining(600_000, 1_760_000_000_000), None);
     }
 
     #[test]
-    fn a_real_deadline_leaves_a_reserve_for_saving() {
+    fn a_real_deadline_gives_the_time_left() {
         let now = 1_760_000_000_000;
         assert_eq!(
-            fetch_budget((now + 30_000) as u64, now),
-            Some(Duration::from_secs(25))
+            remaining((now + 30_000) as u64, now),
+            Some(Duration::from_secs(30))
         );
-        assert_eq!(
-            fetch_budget((now + 2_000) as u64, now),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(remaining((now - 1) as u64, now), None);
     }
 }

@@ -5,6 +5,7 @@ mod aws;
 mod cli;
 mod clock;
 mod config;
+mod deadlines;
 mod decide;
 mod engine;
 mod exactly_once;
