@@ -20,5 +20,5 @@ pub use policy::{
     AverageRule, ConsecutiveRule, InputPolicy, Per, Policy, Rule, TargetRule, TrendRule,
     MAX_RETENTION, TREND_MIN_SAMPLES,
 };
-pub use rules::duration_text;
+pub use rules::{duration_text, num as number_text};
 pub use window::{InputError, InputWindow, Sample, Window};

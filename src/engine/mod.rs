@@ -371,18 +371,27 @@ impl Engine {
                 }
                 let source = self.sources[w.index][i_index].clone();
                 let limit = input.timeout.to_std().unwrap_or(deadline).min(deadline);
+                // Only the host: a URL's path or query may hold a key.
+                let host = input.spec.host();
                 let span = tracing::info_span!("poll", formation = %w.config.name, input = %input.name, kind = input.type_name);
                 jobs.push(
                     async move {
                         let result = match tokio::time::timeout(limit, source.fetch(now)).await {
                             Ok(Ok(v)) if !v.is_finite() || v < 0.0 => Err(SourceError::new(
                                 SourceErrorKind::Malformed,
-                                format!("value {v} is not a load (must be a finite number >= 0)"),
+                                format!(
+                                    "value {} is not a load (must be a finite number >= 0)",
+                                    crate::domain::number_text(v)
+                                ),
                             )),
                             Ok(result) => result,
                             Err(_) => Err(SourceError::new(
                                 SourceErrorKind::Timeout,
-                                format!("no answer within {}", humantime::format_duration(limit)),
+                                format!(
+                                    "no answer{} within {}",
+                                    host.map(|h| format!(" from {h}")).unwrap_or_default(),
+                                    crate::domain::duration_text(limit)
+                                ),
                             )),
                         };
                         match &result {

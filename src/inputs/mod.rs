@@ -134,6 +134,18 @@ pub trait SourceSpec: Debug + Send + Sync {
     fn check_timeout(&self, _timeout: TimeDelta) -> Result<(), (&'static str, String)> {
         Ok(())
     }
+    /// The host the input asks (`api.newrelic.com`), for messages such as an
+    /// engine timeout. Only the host: a URL's path or query may hold a key.
+    fn host(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The host of an http(s) URL, for [`SourceSpec::host`].
+pub(crate) fn url_host(url: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
 }
 
 /// One entry of the input registry.

@@ -48,6 +48,9 @@ pub struct NrqlSpec {
 }
 
 impl SourceSpec for NrqlSpec {
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.base_url)
+    }
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let api_key = ctx
             .secrets

@@ -15,6 +15,7 @@
 //! anything is read or written.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// Longest pause accepted (a week): a forgotten pause should not silently
@@ -33,6 +34,25 @@ pub const MAX_FORMATIONS: usize = 100;
 pub const MAX_TIME_CHARS: usize = 64;
 /// How much of a refused value an error message quotes.
 const QUOTE_CHARS: usize = 64;
+
+/// An event payload as the runtime hands it over: JSON, or why it is not. The
+/// runtime's own deserializer error ("failed to deserialize the incoming
+/// data...") is not a stable label; with this type every payload reaches the
+/// handler, which answers `InvalidEvent`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(Value),
+    NotJson(String),
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer) {
+            Ok(value) => Self::Json(value),
+            Err(e) => Self::NotJson(e.to_string()),
+        })
+    }
+}
 
 /// What an event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,5 +374,21 @@ mod tests {
             assert!(got.contains("100000 characters"), "{got:.300}");
             assert!(got.len() < 400, "{got:.300}");
         }
+    }
+
+    #[test]
+    fn a_payload_that_is_not_json_is_kept_for_the_handler() {
+        // As the runtime reads it: one value from the bytes, no check for the end.
+        let runtime = |bytes: &[u8]| {
+            Payload::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+                .expect("never fails")
+        };
+        let parsed = runtime(b"hello");
+        assert!(
+            matches!(parsed, Payload::NotJson(ref e) if e.contains("expected")),
+            "{parsed:?}"
+        );
+        let parsed = runtime(br#"{"action":"status"}"#);
+        assert_eq!(parsed, Payload::Json(json!({"action": "status"})));
     }
 }

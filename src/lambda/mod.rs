@@ -22,7 +22,7 @@ use crate::scaler::Scaler;
 use crate::store::DynamoDbStateStore;
 use crate::wiring;
 
-pub use events::{Command, EventError};
+pub use events::{Command, EventError, Payload};
 
 /// An error with a stable type label, as the Lambda runtime reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +151,26 @@ impl Function {
     ) -> Result<Value, HandlerError> {
         self.handle_at(event, request_id, deadline_ms, Utc::now())
             .await
+    }
+
+    /// [`Self::handle`] for a payload as the runtime delivers it: one that is
+    /// not JSON is an `InvalidEvent` like any other bad event.
+    ///
+    /// # Errors
+    /// As for [`Self::handle`].
+    pub async fn handle_payload(
+        &self,
+        payload: &Payload,
+        request_id: &str,
+        deadline_ms: u64,
+    ) -> Result<Value, HandlerError> {
+        match payload {
+            Payload::Json(event) => self.handle(event, request_id, deadline_ms).await,
+            Payload::NotJson(why) => Err(HandlerError {
+                error_type: "InvalidEvent",
+                message: format!("invalid event: the event is not JSON ({why})"),
+            }),
+        }
     }
 
     /// [`Self::handle`] with the clock read by the caller (tests pass a fixed one).

@@ -109,14 +109,22 @@ async fn a_slow_input_and_a_hanging_heroku_read_end_before_the_deadline_with_sta
     let report = invoke_killed_at_deadline(&engine)
         .await
         .expect("the invocation ended before its deadline");
-    // THEN the input timed out and the read failed
+    // THEN the input timed out (naming its host, not its key) and the read failed
     let f = &report.formations[0];
     assert_eq!(f.outcome, Outcome::Failed, "{f:?}");
     assert_eq!(f.errors[0].stage, "read_formation", "{f:?}");
     assert!(f.errors[0].message.contains("deadline"), "{f:?}");
     let error = f.inputs[0].error.as_ref().expect("input error");
     assert_eq!(error.kind, "timeout");
+    assert!(error.message.contains("from 127.0.0.1 within"), "{error:?}");
     assert!(!error.message.contains("s3cret"), "{error:?}");
+    assert!(
+        !error
+            .message
+            .split_whitespace()
+            .any(|w| w.ends_with("ns") || w.ends_with("us")),
+        "rounded: {error:?}"
+    );
     // AND the state was saved: the failed poll is stored as missing data
     let stored = store.snapshot("shop-app#web").expect("state saved");
     let load = &stored.value.window.inputs["load"];

@@ -48,6 +48,12 @@ async fn wait_for(port: u16) {
 }
 
 fn invoke(port: u16, file: &str) -> (bool, String) {
+    let file = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    invoke_with(port, &["--data-file", &file])
+}
+
+/// `cargo lambda invoke` with these data arguments.
+fn invoke_with(port: u16, data: &[&str]) -> (bool, String) {
     let out = Command::new(cargo_lambda())
         .args([
             "lambda",
@@ -58,8 +64,7 @@ fn invoke(port: u16, file: &str) -> (bool, String) {
             "--invoke-port",
         ])
         .arg(port.to_string())
-        .arg("--data-file")
-        .arg(format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR")))
+        .args(data)
         .output()
         .expect("cargo lambda invoke runs");
     let text =
@@ -181,6 +186,14 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     assert!(!ok, "an unknown action must fail: {out}");
     assert!(
         out.contains("InvalidEvent") && out.contains("unknown action"),
+        "{out}"
+    );
+
+    // A payload that is not JSON: the same stable error type, not the runtime's.
+    let (ok, out) = invoke_with(port, &["--data-ascii", "this is not json"]);
+    assert!(!ok, "a payload that is not JSON must fail: {out}");
+    assert!(
+        out.contains("InvalidEvent") && out.contains("not JSON"),
         "{out}"
     );
 
