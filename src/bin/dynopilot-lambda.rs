@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use dynopilot::lambda::Function;
+use dynopilot::lambda::{Function, Payload};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,11 +17,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             return Err(e.into());
         }
     };
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // `Payload` accepts any bytes, so a payload that is not JSON reaches the
+    // handler and is answered `InvalidEvent`, not with the runtime's own error.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let function = function.clone();
         async move {
             function
-                .handle(
+                .handle_payload(
                     &event.payload,
                     &event.context.request_id,
                     event.context.deadline,

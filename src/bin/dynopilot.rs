@@ -107,6 +107,8 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Decide as of this time (RFC 3339) instead of the clock; with --once only.
+        /// More than 5 minutes off the clock it is a what-if: a dry run on a
+        /// copy of the state, which is left as it was.
         #[arg(long, requires = "once")]
         now: Option<DateTime<Utc>>,
         /// Also print the CloudWatch Embedded Metric Format lines (stdout, after
@@ -233,6 +235,23 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let clock = Utc::now().trunc_subsecs(0);
+            let (what_if, dry_run) = match now {
+                Some(t) if (t - clock).abs() > dynopilot::domain::CLOCK_TOLERANCE => {
+                    match WhatIf::copy(state.as_ref(), &config) {
+                        Ok(w) => {
+                            eprintln!("--now {} is more than 5m off the clock: a what-if, run dry on a copy of the state (left as it was)", t.format("%Y-%m-%dT%H:%M:%SZ"));
+                            (Some(w), true)
+                        }
+                        Err(e) => {
+                            eprintln!("cannot copy the state for --now: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                _ => (None, dry_run),
+            };
+            let state = what_if.as_ref().map(|w| w.path.clone()).or(state);
             let Assembled { engine, metrics } =
                 match dynopilot::wiring::assemble_local(config, state) {
                     Ok(assembled) => assembled,
@@ -250,13 +269,13 @@ fn main() -> ExitCode {
             };
             runtime.block_on(async {
                 if once {
-                    run_once(
-                        &engine,
-                        now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+                    let invocation = Invocation {
                         dry_run,
-                        emf.then_some(&metrics),
-                    )
-                    .await
+                        // A what-if replays its own time on a copy: nothing to repair.
+                        now_checked: what_if.is_none(),
+                        ..Invocation::at(now.unwrap_or(clock))
+                    };
+                    run_once(&engine, &invocation, emf.then_some(&metrics)).await
                 } else {
                     run_loop(&engine, every, cycles, dry_run, emf.then_some(&metrics)).await
                 }
@@ -390,15 +409,10 @@ fn print_emf(metrics: &MetricsConfig, report: &Report) {
 
 async fn run_once(
     engine: &Engine,
-    now: DateTime<Utc>,
-    dry_run: bool,
+    invocation: &Invocation,
     emf: Option<&MetricsConfig>,
 ) -> ExitCode {
-    let invocation = Invocation {
-        dry_run,
-        ..Invocation::at(now)
-    };
-    let report = engine.invoke(&invocation).await;
+    let report = engine.invoke(invocation).await;
     match serde_json::to_string_pretty(&report) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("cannot print report: {e}"),
@@ -430,6 +444,7 @@ async fn run_loop(
         }
         let invocation = Invocation {
             dry_run,
+            now_checked: true,
             ..Invocation::at(Utc::now().trunc_subsecs(0))
         };
         let report = engine.invoke(&invocation).await;
@@ -697,4 +712,38 @@ fn init(
         out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// `--now` far off the clock: everything a run stores is dated with `now`, so
+/// a what-if at another time runs dry on a throwaway copy of the state file
+/// (removed when done) and the real one is never dated wrongly.
+struct WhatIf {
+    path: PathBuf,
+}
+
+impl WhatIf {
+    fn copy(state: Option<&PathBuf>, config: &Config) -> Result<Self, String> {
+        let path = std::env::temp_dir().join(format!(
+            "dynopilot-what-if-{}-{}.json",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let original = state.cloned().or(match &config.state {
+            config::StateConfig::File { path } => Some(path.clone()),
+            _ => None,
+        });
+        if let Some(original) = original.filter(|p| p.exists()) {
+            std::fs::copy(&original, &path).map_err(|e| format!("{}: {e}", original.display()))?;
+        }
+        Ok(Self { path })
+    }
+}
+
+impl Drop for WhatIf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let mut lock = self.path.clone().into_os_string();
+        lock.push(".lock");
+        let _ = std::fs::remove_file(lock);
+    }
 }

@@ -58,7 +58,7 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc::new(
         "fetch_deadline",
         Some("\"25s\""),
-        "every input of a run must answer within this (at most 14m)",
+        "every input of a run must answer within this (at most 14m; on Lambda also cut to leave time before the deadline for Heroku and saving)",
     ),
 ];
 

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::rules::{self, secs};
-use super::{InputPolicy, InputWindow, Policy, Sample, ScaleHistory, Window};
+use super::{InputPolicy, InputWindow, Policy, Sample, ScaleHistory, Window, CLOCK_TOLERANCE};
 
 /// What the decision asks the platform to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,7 +227,8 @@ pub fn decide(
     }
 
     // Step 5: cool-offs, from the last scale in either direction.
-    if let Some(last) = history.last() {
+    // `last_at` never answers a time after `now`: `since` is never negative.
+    if let Some(last) = history.last_at(now) {
         let since = now - last.at;
         if target > current && since < policy.scale_up_cooloff {
             reason = reason_with(
@@ -332,6 +333,22 @@ fn estimate_input(
             format!("failing since {} ({kind})", since.format("%H:%M:%SZ")),
         );
     }
+    // Samples dated further after `now` than any clock can be off mean that
+    // `now` is wrong (an event dated 1970) or they are: either way this input
+    // cannot be read at `now`, and as missing data it can never lower the count.
+    if let Some(newest) = stored
+        .samples
+        .last()
+        .filter(|s| s.at > now + CLOCK_TOLERANCE)
+    {
+        return missing(
+            None,
+            format!(
+                "stored samples run to {}, after now: not read at this time",
+                newest.at.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        );
+    }
     // Samples from the future (a replayed older event) are ignored, never trusted.
     let usable: Vec<Sample> = stored
         .samples
@@ -355,7 +372,7 @@ fn estimate_input(
     let outcome = input.rule.evaluate(&rules::Context {
         samples: &finite,
         current,
-        last_scale: history.last().map(|e| e.at),
+        last_scale: history.last_at(now).map(|e| e.at),
         hysteresis,
         stale_after: input.stale_after(),
         now,

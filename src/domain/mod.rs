@@ -15,8 +15,9 @@ pub use bound::{
     first_conflict, hhmm, parse_hhmm, Bound, Resolved, Schedule, ScheduleEntry, ScheduleError,
 };
 pub use decide::{decide, Action, Decision, InputEstimate, InputStatus, Reason, ReasonCode};
-pub use history::{ScaleEvent, ScaleHistory, MAX_SCALE_EVENTS};
+pub use history::{ScaleEvent, ScaleHistory, CLOCK_TOLERANCE, MAX_SCALE_EVENTS};
 pub use policy::{InputPolicy, Policy, MAX_RETENTION};
+pub use rules::{duration_text, num as number_text};
 pub use rules::{
     rule_names, rule_type, AverageRule, CapacityRule, ConsecutiveRule, Per, Rule, RuleInput,
     RuleLogic, RuleType, Setting, TargetRule, TrendRule, DEFAULT_RULE, MAX_RULE_SAMPLES, RULES,

@@ -62,10 +62,16 @@ impl InputWindow {
     }
 
     /// Record a successful poll.
+    ///
+    /// Monotonic: a `now` older than stored samples (a late or replayed event)
+    /// never drops them. The sample takes its place in time, replacing only one
+    /// taken at the same instant (the same minute run again), so the newer
+    /// samples keep holding the hysteresis window.
     pub fn record_sample(&mut self, now: DateTime<Utc>, value: f64) {
-        // Keep samples ordered even if a clock went backwards (a replayed event).
-        self.samples.retain(|s| s.at < now);
-        self.samples.push(Sample { at: now, value });
+        match self.samples.binary_search_by(|s| s.at.cmp(&now)) {
+            Ok(same) => self.samples[same].value = value,
+            Err(place) => self.samples.insert(place, Sample { at: now, value }),
+        }
         self.last_poll = Some(now);
         self.failing_since = None;
         self.last_error = None;

@@ -36,6 +36,8 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
+mod clock;
+mod deadline;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,7 +60,13 @@ use crate::store::{
     DecisionRecord, EpisodeMark, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
 };
 
-pub use report::{FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError};
+pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
+pub use deadline::{MARGIN, PLATFORM_RESERVE, SAVE_RESERVE, SCALE_RESERVE};
+
+use deadline::Deadline;
+pub use report::{
+    ClockNote, FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError,
+};
 
 /// How long a claimed scale is trusted to be in flight. Longer than the Lambda
 /// timeout, so a claim older than this belongs to an invocation that stopped.
@@ -75,9 +83,18 @@ pub struct Invocation {
     pub dry_run: bool,
     /// Only these formations (by name); `None`: all.
     pub formations: Option<Vec<String>>,
-    /// Time left for polling inputs, if shorter than the config's `fetch_deadline`
-    /// (the Lambda's remaining time minus what saving needs).
-    pub fetch_budget: Option<Duration>,
+    /// When the invocation must be done (the Lambda's deadline): every step
+    /// that waits on the outside world is cut so that state is saved before
+    /// it (see `deadline.rs`). `None`: no deadline beyond the config's timeouts.
+    pub deadline: Option<tokio::time::Instant>,
+    /// Set when the event's `time` was refused as `now` (see [`event_now`]);
+    /// the report carries it.
+    pub clock: Option<ClockNote>,
+    /// `now` was read from the clock or checked against it (the Lambda handler,
+    /// the CLI): stored times far after it can only be wrong and are repaired.
+    /// False for replays (the simulator, tests), whose stored state follows
+    /// their own timeline, which may lie anywhere.
+    pub now_checked: bool,
 }
 
 impl Invocation {
@@ -88,7 +105,9 @@ impl Invocation {
             event_id: None,
             dry_run: false,
             formations: None,
-            fetch_budget: None,
+            deadline: None,
+            clock: None,
+            now_checked: false,
         }
     }
 }
@@ -251,12 +270,23 @@ impl Engine {
         let now = invocation.now;
         let dry_run = self.config.dry_run || invocation.dry_run;
         let span = tracing::info_span!("invocation", now = %now, dry_run, event = invocation.event_id.as_deref().unwrap_or("-"));
+        let deadline = Deadline(invocation.deadline);
         async move {
             let mut errors = Vec::new();
             let selected = self.select(invocation.formations.as_deref(), &mut errors);
-            let mut work = self.load(&selected, invocation.event_id.as_deref()).await;
-            self.poll(&mut work, invocation).await;
-            self.read_current(&mut work).await;
+            let mut work = self
+                .load(&selected, invocation.event_id.as_deref(), deadline)
+                .await;
+            if invocation.now_checked {
+                for w in work.iter_mut().filter(|w| w.live) {
+                    if let Some(note) = clock::repair_future(&mut w.state, now) {
+                        warn!(formation = %w.config.name, "{note}");
+                        w.notes.push(note);
+                    }
+                }
+            }
+            self.poll(&mut work, invocation, deadline).await;
+            self.read_current(&mut work, deadline).await;
             for w in work.iter_mut().filter(|w| w.live) {
                 settle_pending(w, now);
             }
@@ -280,10 +310,10 @@ impl Engine {
                 }
                 w.state.last_event.clone_from(&invocation.event_id);
             }
-            let claimed = self.claim(&mut work, now, dry_run).await;
-            self.scale(&mut work, &claimed, now).await;
-            self.notify(&mut work, &claimed, now).await;
-            self.record(&mut work, &claimed, now).await;
+            let claimed = self.claim(&mut work, now, dry_run, deadline).await;
+            self.scale(&mut work, &claimed, now, deadline).await;
+            self.notify(&mut work, &claimed, now, deadline).await;
+            self.record(&mut work, &claimed, deadline).await;
             let mut report = Report {
                 now,
                 event_id: invocation.event_id.clone(),
@@ -291,8 +321,9 @@ impl Engine {
                 formations: work.iter().map(|w| self.report(w)).collect(),
                 errors,
                 heartbeat: None,
+                clock: invocation.clock.clone(),
             };
-            report.heartbeat = self.ping(&report).await;
+            report.heartbeat = self.ping(&report, deadline).await;
             report
         }
         .instrument(span)
@@ -314,10 +345,20 @@ impl Engine {
     }
 
     /// Step 1.
-    async fn load(&self, selected: &[usize], event_id: Option<&str>) -> Vec<Work<'_>> {
+    async fn load(
+        &self,
+        selected: &[usize],
+        event_id: Option<&str>,
+        deadline: Deadline,
+    ) -> Vec<Work<'_>> {
         let loads = selected.iter().map(|&i| {
             let key = self.config.formations[i].key();
-            async move { self.store.load(&key).await }
+            async move {
+                deadline
+                    .before_save(self.store.load(&key))
+                    .await
+                    .unwrap_or_else(|given| Err(store_cut(given)))
+            }
         });
         let results = join_all(loads).await;
         selected
@@ -364,16 +405,14 @@ impl Engine {
     }
 
     /// Step 2.
-    async fn poll(&self, work: &mut [Work<'_>], invocation: &Invocation) {
+    async fn poll(&self, work: &mut [Work<'_>], invocation: &Invocation, deadline: Deadline) {
         let now = invocation.now;
-        let mut deadline = self
-            .config
-            .fetch_deadline
-            .to_std()
-            .unwrap_or(Duration::from_secs(25));
-        if let Some(budget) = invocation.fetch_budget {
-            deadline = deadline.min(budget);
-        }
+        let deadline = deadline.poll_budget(
+            self.config
+                .fetch_deadline
+                .to_std()
+                .unwrap_or(Duration::from_secs(25)),
+        );
         let mut jobs = Vec::new();
         for (w_index, w) in work.iter().enumerate() {
             if !w.live {
@@ -386,18 +425,27 @@ impl Engine {
                 }
                 let source = self.sources[w.index][i_index].clone();
                 let limit = input.timeout.to_std().unwrap_or(deadline).min(deadline);
+                // Only the host: a URL's path or query may hold a key.
+                let host = input.spec.host();
                 let span = tracing::info_span!("poll", formation = %w.config.name, input = %input.name, kind = input.type_name);
                 jobs.push(
                     async move {
                         let result = match tokio::time::timeout(limit, source.fetch(now)).await {
                             Ok(Ok(v)) if !v.is_finite() || v < 0.0 => Err(SourceError::new(
                                 SourceErrorKind::Malformed,
-                                format!("value {v} is not a load (must be a finite number >= 0)"),
+                                format!(
+                                    "value {} is not a load (must be a finite number >= 0)",
+                                    crate::domain::number_text(v)
+                                ),
                             )),
                             Ok(result) => result,
                             Err(_) => Err(SourceError::new(
                                 SourceErrorKind::Timeout,
-                                format!("no answer within {}", humantime::format_duration(limit)),
+                                format!(
+                                    "no answer{} within {}",
+                                    host.map(|h| format!(" from {h}")).unwrap_or_default(),
+                                    crate::domain::duration_text(limit)
+                                ),
                             )),
                         };
                         match &result {
@@ -429,15 +477,19 @@ impl Engine {
     }
 
     /// Step 3: one read per app, shared by its formations.
-    async fn read_current(&self, work: &mut [Work<'_>]) {
+    async fn read_current(&self, work: &mut [Work<'_>], deadline: Deadline) {
         let apps: BTreeSet<&str> = work
             .iter()
             .filter(|w| w.live)
             .map(|w| w.config.app.as_str())
             .collect();
-        let reads = apps
-            .iter()
-            .map(|app| async move { (*app, self.scaler.formation(app).await) });
+        let reads = apps.iter().map(|app| async move {
+            let read = deadline.read(self.scaler.formation(app)).await;
+            (
+                *app,
+                read.unwrap_or_else(|given| Err(platform_cut("reading the formation", given))),
+            )
+        });
         let counts: BTreeMap<&str, Result<BTreeMap<String, u32>, ScaleError>> =
             join_all(reads).await.into_iter().collect();
         for w in work.iter_mut().filter(|w| w.live) {
@@ -463,7 +515,13 @@ impl Engine {
 
     /// Steps 6 and 7: save every live formation once; for those that will scale,
     /// that save is the claim. Returns the indexes of the claimed formations.
-    async fn claim(&self, work: &mut [Work<'_>], now: DateTime<Utc>, dry_run: bool) -> Vec<usize> {
+    async fn claim(
+        &self,
+        work: &mut [Work<'_>],
+        now: DateTime<Utc>,
+        dry_run: bool,
+        deadline: Deadline,
+    ) -> Vec<usize> {
         let mut claims = Vec::new();
         for (i, w) in work.iter_mut().enumerate().filter(|(_, w)| w.live) {
             let paused = w.state.paused_until.filter(|until| *until > now);
@@ -510,18 +568,21 @@ impl Engine {
             .filter(|(i, w)| w.live && !claims.contains(i))
             .map(|(i, _)| i)
             .collect();
-        self.notify(work, &unclaimed, now).await;
+        self.notify(work, &unclaimed, now, deadline).await;
         let live: Vec<usize> = work
             .iter()
             .enumerate()
             .filter(|(_, w)| w.live)
             .map(|(i, _)| i)
             .collect();
-        let saves = live.iter().map(|&i| {
-            let w = &work[i];
-            let key = w.config.key();
-            async move { self.store.save(&key, &w.state, w.version).await }
-        });
+        let saves =
+            live.iter().map(|&i| {
+                let w = &work[i];
+                let key = w.config.key();
+                async move {
+                    save_within(self.store.as_ref(), &key, &w.state, w.version, deadline).await
+                }
+            });
         let results = join_all(saves).await;
         let mut claimed = Vec::new();
         for (&i, result) in live.iter().zip(results) {
@@ -551,7 +612,13 @@ impl Engine {
     }
 
     /// Step 8: one batch scale per app, for the claimed formations.
-    async fn scale(&self, work: &mut [Work<'_>], claimed: &[usize], now: DateTime<Utc>) {
+    async fn scale(
+        &self,
+        work: &mut [Work<'_>],
+        claimed: &[usize],
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) {
         let mut by_app: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for &i in claimed {
             by_app
@@ -570,7 +637,7 @@ impl Engine {
                     })
                 })
                 .collect();
-            async move { self.scaler.scale(app, &changes).await }
+            async move { deadline.before_save(self.scaler.scale(app, &changes)).await }
         });
         let results = join_all(calls).await;
         for ((_, members), result) in by_app.iter().zip(results) {
@@ -579,8 +646,21 @@ impl Engine {
                 let Some(d) = w.decision.clone() else {
                     continue;
                 };
+                let result = match &result {
+                    Ok(result) => result,
+                    Err(given) => {
+                        // Cut in flight: Heroku may or may not have scaled. The
+                        // claim stays stored; the next run settles it from the count.
+                        let e = platform_cut("the scale call", *given);
+                        warn!(formation = %w.config.name, error = %e, "scale cut at the deadline; the next run settles it");
+                        w.state.record_decision(now, &d, false);
+                        w.fail("scale", "timeout".into(), format!("{}; the claim stays stored and the next run settles it from Heroku's count", e.message));
+                        w.scale = Some(ScaleAttempt::Failed(e));
+                        continue;
+                    }
+                };
                 w.state.pending = None;
-                match &result {
+                match result {
                     Ok(()) => {
                         info!(formation = %w.config.name, from = d.current, to = d.target, "scaled");
                         w.outcome = if d.action == Action::ScaleUp {
@@ -608,12 +688,15 @@ impl Engine {
     }
 
     /// Step 9: record what the scale did, conditional on the claim's version.
-    async fn record(&self, work: &mut [Work<'_>], claimed: &[usize], _now: DateTime<Utc>) {
-        let saves = claimed.iter().map(|&i| {
-            let w = &work[i];
-            let key = w.config.key();
-            async move { self.store.save(&key, &w.state, w.version).await }
-        });
+    async fn record(&self, work: &mut [Work<'_>], claimed: &[usize], deadline: Deadline) {
+        let saves =
+            claimed.iter().map(|&i| {
+                let w = &work[i];
+                let key = w.config.key();
+                async move {
+                    save_within(self.store.as_ref(), &key, &w.state, w.version, deadline).await
+                }
+            });
         let results = join_all(saves).await;
         for (&i, result) in claimed.iter().zip(results) {
             let w = &mut work[i];
@@ -636,7 +719,13 @@ impl Engine {
     /// Decide the selected formations' notifications (episodes against their
     /// stored marks), send them, and keep the marks in the state about to be
     /// written: a send that failed is not marked sent.
-    async fn notify(&self, work: &mut [Work<'_>], selected: &[usize], now: DateTime<Utc>) {
+    async fn notify(
+        &self,
+        work: &mut [Work<'_>],
+        selected: &[usize],
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) {
         let mut plans: Vec<(usize, episodes::Plan)> = selected
             .iter()
             .map(|&i| {
@@ -656,9 +745,17 @@ impl Engine {
             })
             .collect();
         let sends = plans.iter().flat_map(|(_, plan)| {
-            plan.sends
-                .iter()
-                .map(|out| self.notifier.send(&out.notification))
+            plan.sends.iter().map(move |out| async move {
+                deadline
+                    .before_save(self.notifier.send(&out.notification))
+                    .await
+                    .unwrap_or_else(|given| {
+                        Err(crate::notify::NotifyError(format!(
+                            "not sent: {} left before the invocation's deadline",
+                            crate::domain::duration_text(given)
+                        )))
+                    })
+            })
         });
         let mut results = join_all(sends).await.into_iter();
         for (i, plan) in &mut plans {
@@ -680,7 +777,7 @@ impl Engine {
     }
 
     /// Step 10: the dead-man's switch, only after a run in which nothing failed.
-    async fn ping(&self, report: &Report) -> Option<HeartbeatReport> {
+    async fn ping(&self, report: &Report, deadline: Deadline) -> Option<HeartbeatReport> {
         let heartbeat = self.heartbeat.as_ref()?;
         if !report.succeeded() {
             return Some(HeartbeatReport {
@@ -688,7 +785,16 @@ impl Engine {
                 error: None,
             });
         }
-        match heartbeat.ping().await {
+        let ping = deadline
+            .last(heartbeat.ping())
+            .await
+            .unwrap_or_else(|given| {
+                Err(crate::heartbeat::HeartbeatError(format!(
+                    "not sent: {} left before the invocation's deadline",
+                    crate::domain::duration_text(given)
+                )))
+            });
+        match ping {
             Ok(()) => Some(HeartbeatReport {
                 sent: true,
                 error: None,
@@ -919,6 +1025,39 @@ impl Work<'_> {
             message,
         });
     }
+}
+
+/// A store call cut at the invocation's deadline.
+fn store_cut(given: Duration) -> StoreError {
+    StoreError::Unavailable(format!(
+        "no answer within {} (the invocation's deadline)",
+        crate::domain::duration_text(given)
+    ))
+}
+
+/// A platform call cut at the invocation's deadline.
+fn platform_cut(what: &str, given: Duration) -> ScaleError {
+    ScaleError::new(
+        crate::scaler::ScaleErrorKind::Unavailable,
+        format!(
+            "{what} was cut after {}, to save state before the invocation's deadline",
+            crate::domain::duration_text(given)
+        ),
+    )
+}
+
+/// One store write, cut just before the deadline.
+async fn save_within(
+    store: &dyn StateStore,
+    key: &str,
+    state: &FormationState,
+    version: Option<u64>,
+    deadline: Deadline,
+) -> Result<u64, StoreError> {
+    deadline
+        .last(store.save(key, state, version))
+        .await
+        .unwrap_or_else(|given| Err(store_cut(given)))
 }
 
 fn store_kind(e: &StoreError) -> String {

@@ -24,6 +24,23 @@ pub struct Report {
     /// The dead-man's switch ping, when one is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<HeartbeatReport>,
+    /// Set when the event's `time` lay too far from the clock and the run used
+    /// the clock instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
+}
+
+/// Why the event's `time` was not the run's `now` (see [`super::event_now`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockNote {
+    /// Stable label: `event_time_off_clock`.
+    pub reason: &'static str,
+    /// What the event said.
+    pub event_time: DateTime<Utc>,
+    /// The event's time minus the clock, in seconds (negative: a late event).
+    pub offset_s: i64,
+    /// The same for people.
+    pub note: String,
 }
 
 impl Report {

@@ -102,6 +102,10 @@ impl SourceSpec for AppMetricSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let token = match &self.token {
             Some(r) => Some(ctx.secrets.resolve(r).map_err(|e| format!("token: {e}"))?),

@@ -132,6 +132,10 @@ impl SourceSpec for GoogleAnalyticsSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.base_url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let what = format!("credentials ({})", self.credentials.describe());
         let json = ctx

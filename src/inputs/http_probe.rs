@@ -102,6 +102,10 @@ impl SourceSpec for HttpProbeSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let probe_timeout = self
             .probe_timeout

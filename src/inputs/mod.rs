@@ -141,6 +141,12 @@ pub trait SourceSpec: Debug + Send + Sync {
     /// order of its registry row's `keys` (`check-config`). Secrets appear as
     /// their references, never as values.
     fn settings(&self) -> Vec<(&'static str, serde_json::Value)>;
+
+    /// The host the input asks (`api.newrelic.com`), for messages such as an
+    /// engine timeout. Only the host: a URL's path or query may hold a key.
+    fn host(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What an input type measures, for the simulator: it feeds load inputs the
@@ -151,6 +157,13 @@ pub enum Measure {
     Load,
     /// Response time in ms: read from the capacity model.
     ResponseTime,
+}
+
+/// The host of an http(s) URL, for [`SourceSpec::host`].
+pub(crate) fn url_host(url: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
 }
 
 /// One entry of the input registry.

@@ -88,6 +88,10 @@ impl SourceSpec for NewRelicSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.base_url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let api_key = ctx
             .secrets

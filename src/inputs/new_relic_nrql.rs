@@ -73,6 +73,10 @@ impl SourceSpec for NrqlSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.base_url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let api_key = ctx
             .secrets

@@ -75,6 +75,10 @@ impl SourceSpec for PingdomSpec {
         ]
     }
 
+    fn host(&self) -> Option<String> {
+        super::url_host(&self.base_url)
+    }
+
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
         let token = ctx
             .secrets

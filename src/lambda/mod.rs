@@ -11,7 +11,7 @@ pub mod events;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use crate::config::{self, Config, StateConfig};
@@ -21,10 +21,7 @@ use crate::secrets::{secret_references, SecretResolver, SsmSecrets};
 use crate::store::DynamoDbStateStore;
 use crate::wiring::{self, Assembled, Parts, StateBackend};
 
-pub use events::{Command, EventError};
-
-/// Time kept back from the Lambda deadline for saving state and notifying.
-const SAVE_RESERVE: Duration = Duration::from_secs(5);
+pub use events::{Command, EventError, Payload};
 
 /// An error with a stable type label, as the Lambda runtime reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,20 +135,71 @@ impl Function {
         request_id: &str,
         deadline_ms: u64,
     ) -> Result<Value, HandlerError> {
+        self.handle_at(event, request_id, deadline_ms, Utc::now())
+            .await
+    }
+
+    /// [`Self::handle`] for a payload as the runtime delivers it: one that is
+    /// not JSON is an `InvalidEvent` like any other bad event.
+    ///
+    /// # Errors
+    /// As for [`Self::handle`].
+    pub async fn handle_payload(
+        &self,
+        payload: &Payload,
+        request_id: &str,
+        deadline_ms: u64,
+    ) -> Result<Value, HandlerError> {
+        match payload {
+            Payload::Json(event) => self.handle(event, request_id, deadline_ms).await,
+            Payload::NotJson(why) => Err(HandlerError {
+                error_type: "InvalidEvent",
+                message: format!("invalid event: the event is not JSON ({why})"),
+            }),
+        }
+    }
+
+    /// [`Self::handle`] with the clock read by the caller (tests pass a fixed one).
+    ///
+    /// # Errors
+    /// As for [`Self::handle`].
+    pub async fn handle_at(
+        &self,
+        event: &Value,
+        request_id: &str,
+        deadline_ms: u64,
+        clock: DateTime<Utc>,
+    ) -> Result<Value, HandlerError> {
         let command = events::parse(event).map_err(|e| HandlerError {
             error_type: "InvalidEvent",
             message: e.to_string(),
         })?;
-        let clock = Utc::now().trunc_subsecs(0);
-        let budget = fetch_budget(deadline_ms, clock.timestamp_millis());
+        let clock = clock.trunc_subsecs(0);
+        // Measured against the clock of this process (the deadline is epoch
+        // ms), then held as a monotonic instant for the engine's cuts.
+        let deadline = remaining(deadline_ms, Utc::now().timestamp_millis())
+            .map(|left| tokio::time::Instant::now() + left);
         let value = match command {
             Command::Scheduled { id, time } => {
+                // The event's `time` only within a few minutes of the clock:
+                // see `engine::event_now` for why a late event runs at the clock.
+                let (now, clock_note) = crate::engine::event_now(time, clock);
+                if let Some(note) = &clock_note {
+                    tracing::warn!(
+                        reason = note.reason,
+                        offset_s = note.offset_s,
+                        "{}",
+                        note.note
+                    );
+                }
                 let invocation = Invocation {
-                    now: time.unwrap_or(clock),
+                    now,
                     event_id: Some(id.unwrap_or_else(|| request_id.to_string())),
                     dry_run: false,
                     formations: None,
-                    fetch_budget: budget,
+                    deadline,
+                    clock: clock_note,
+                    now_checked: true,
                 };
                 self.run(&invocation).await
             }
@@ -164,7 +212,9 @@ impl Function {
                     event_id: Some(request_id.to_string()),
                     dry_run,
                     formations,
-                    fetch_budget: budget,
+                    deadline,
+                    clock: None,
+                    now_checked: true,
                 };
                 self.run(&invocation).await
             }
@@ -215,20 +265,16 @@ fn control_error(e: crate::engine::ControlError) -> HandlerError {
     }
 }
 
-/// Time for polling inputs: what is left before the deadline, less a reserve
-/// for saving. `None` (use the config's `fetch_deadline`) when the deadline is
-/// not a plausible epoch time: `cargo lambda watch` sends `600000`.
-pub fn fetch_budget(deadline_ms: u64, now_ms: i64) -> Option<Duration> {
+/// Time left before the Lambda deadline; the engine shares it out so that
+/// state is saved before the function is killed. `None` (only the config's
+/// timeouts apply) when the deadline is not a plausible epoch time: `cargo
+/// lambda watch` sends `600000`, and no function runs longer than 15 minutes.
+pub fn remaining(deadline_ms: u64, now_ms: i64) -> Option<Duration> {
     let remaining = i64::try_from(deadline_ms).ok()? - now_ms;
     if remaining <= 0 || remaining > 15 * 60 * 1000 {
         return None;
     }
-    let remaining = Duration::from_millis(remaining as u64);
-    Some(
-        remaining
-            .saturating_sub(SAVE_RESERVE)
-            .max(Duration::from_secs(1)),
-    )
+    Some(Duration::from_millis(remaining as u64))
 }
 
 /// SES when a sender and recipients are configured (the environment's
@@ -260,19 +306,16 @@ mod tests {
 
     #[test]
     fn the_emulators_bogus_deadline_falls_back_to_the_config() {
-        assert_eq!(fetch_budget(600_000, 1_760_000_000_000), None);
+        assert_eq!(remaining(600_000, 1_760_000_000_000), None);
     }
 
     #[test]
-    fn a_real_deadline_leaves_a_reserve_for_saving() {
+    fn a_real_deadline_gives_the_time_left() {
         let now = 1_760_000_000_000;
         assert_eq!(
-            fetch_budget((now + 30_000) as u64, now),
-            Some(Duration::from_secs(25))
+            remaining((now + 30_000) as u64, now),
+            Some(Duration::from_secs(30))
         );
-        assert_eq!(
-            fetch_budget((now + 2_000) as u64, now),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(remaining((now - 1) as u64, now), None);
     }
 }

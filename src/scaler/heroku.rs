@@ -194,7 +194,7 @@ impl HerokuScaler {
                 let message = if e.is_timeout() {
                     format!(
                         "Heroku did not answer within {}",
-                        humantime::format_duration(timeout)
+                        crate::domain::duration_text(timeout)
                     )
                 } else {
                     format!("cannot reach Heroku: {}", error_chain(&e.without_url()))

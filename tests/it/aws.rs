@@ -1015,9 +1015,13 @@ async fn every_event_file_gets_its_documented_response() {
         serde_json::from_str(&text).expect("event JSON")
     };
     let far = (chrono::Utc::now().timestamp_millis() + 30_000) as u64;
+    // The clock 20 s after scheduled.json's minute, as when EventBridge delivers it.
+    let clock = chrono::DateTime::parse_from_rfc3339("2026-01-05T12:00:20Z")
+        .expect("time")
+        .to_utc();
     // scheduled.json: a run at the event's time, keyed by its id.
     let scheduled = function
-        .handle(&event("scheduled.json"), "req-1", far)
+        .handle_at(&event("scheduled.json"), "req-1", far, clock)
         .await
         .expect("ok");
     assert_eq!(
@@ -1028,7 +1032,7 @@ async fn every_event_file_gets_its_documented_response() {
     assert_eq!(scheduled["formations"][0]["outcome"], "scaled_up");
     // the same event again: a no-op
     let again = function
-        .handle(&event("scheduled.json"), "req-2", far)
+        .handle_at(&event("scheduled.json"), "req-2", far, clock)
         .await
         .expect("ok");
     assert_eq!(again["formations"][0]["outcome"], "duplicate");
@@ -1037,7 +1041,7 @@ async fn every_event_file_gets_its_documented_response() {
     // by hand, below min 1, so this run would certainly scale up.
     heroku.set("demo-app", "web", 0);
     let dry = function
-        .handle(&event("evaluate-dry-run.json"), "req-3", far)
+        .handle_at(&event("evaluate-dry-run.json"), "req-3", far, clock)
         .await
         .expect("ok");
     assert_eq!(dry["dry_run"], true);
@@ -1051,12 +1055,12 @@ async fn every_event_file_gets_its_documented_response() {
     assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
     // pause.json / status.json / resume.json
     let paused = function
-        .handle(&event("pause.json"), "req-4", far)
+        .handle_at(&event("pause.json"), "req-4", far, clock)
         .await
         .expect("ok");
     assert!(paused["paused"]["paused_until"].is_string(), "{paused}");
     let status = function
-        .handle(&event("status.json"), "req-5", far)
+        .handle_at(&event("status.json"), "req-5", far, clock)
         .await
         .expect("ok");
     assert!(status["formations"][0]["paused_until"].is_string());
@@ -1067,12 +1071,12 @@ async fn every_event_file_gets_its_documented_response() {
         Some(1)
     );
     let evaluated = function
-        .handle(&event("evaluate.json"), "req-6", far)
+        .handle_at(&event("evaluate.json"), "req-6", far, clock)
         .await
         .expect("ok");
     assert_eq!(evaluated["formations"][0]["outcome"], "paused");
     let resumed = function
-        .handle(&event("resume.json"), "req-7", far)
+        .handle_at(&event("resume.json"), "req-7", far, clock)
         .await
         .expect("ok");
     assert!(resumed["resumed"]["paused_until"].is_null());
@@ -1084,7 +1088,7 @@ async fn every_event_file_gets_its_documented_response() {
         .expect("state")
         .version;
     let err = function
-        .handle(&event("invalid-unknown-action.json"), "req-8", far)
+        .handle_at(&event("invalid-unknown-action.json"), "req-8", far, clock)
         .await
         .expect_err("refused");
     assert_eq!(err.error_type, "InvalidEvent");

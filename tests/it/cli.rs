@@ -151,3 +151,106 @@ fn a_corrupt_state_file_is_reported_and_left_untouched() {
     assert_eq!(v["formations"][0]["errors"][0]["kind"], "corrupt");
     assert_eq!(std::fs::read_to_string(&state).expect("read"), "{ not json");
 }
+
+/// A config that scales for real (local scaler, counts in the state file):
+/// 500 rpm at 100 per dyno is 5 dynos.
+fn scaling_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("scale.toml");
+    let text = crate::helpers::one_formation(1, 10)
+        .replace(
+            "kind = \"memory\"",
+            "kind = \"file\"\npath = \"unused.json\"",
+        )
+        .replace("value = 0", "value = 500");
+    std::fs::write(&file, format!("[scaler]\nkind = \"local\"\n{text}")).expect("write");
+    file
+}
+
+#[test]
+fn ten_processes_on_one_state_file_scale_exactly_once() {
+    // Five trials: in each, ten `run --once` processes start together on a
+    // fresh state file and all want the same scale 1 → 5.
+    for trial in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = scaling_config(dir.path());
+        let state = dir.path().join("state.json");
+        let children: Vec<std::process::Child> = (0..10)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_dynopilot"))
+                    .args(["run", "--once", "--config"])
+                    .arg(&config)
+                    .arg("--state")
+                    .arg(&state)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("the CLI starts")
+            })
+            .collect();
+        let outcomes: Vec<String> = children
+            .into_iter()
+            .map(|child| {
+                let out = child.wait_with_output().expect("the CLI ends");
+                report(&out.stdout)["formations"][0]["outcome"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .collect();
+        let scaled = outcomes.iter().filter(|o| *o == "scaled_up").count();
+        assert_eq!(scaled, 1, "trial {trial}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o.as_str(), "scaled_up" | "lost_race" | "hold")),
+            "trial {trial}: {outcomes:?}"
+        );
+        // AND the state file records that one scale
+        let stored: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("JSON");
+        let record = &stored["formations"]["shop-app#web"];
+        assert_eq!(
+            record["state"]["history"]["events"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "trial {trial}: {stored}"
+        );
+        assert_eq!(stored["dynos"]["shop-app"]["web"], 5, "trial {trial}");
+    }
+}
+
+#[test]
+fn now_far_from_the_clock_is_a_what_if_that_leaves_the_state_alone() {
+    // GIVEN a state file from a real run
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = scaling_config(dir.path());
+    let state = dir.path().join("state.json");
+    dynopilot()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .arg("--state")
+        .arg(&state)
+        .assert()
+        .success();
+    let before = std::fs::read_to_string(&state).expect("state");
+    // WHEN asking what would happen in 2099 (and in 1970)
+    for now in ["2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z"] {
+        let out = dynopilot()
+            .args(["run", "--once", "--now", now, "--config"])
+            .arg(&config)
+            .arg("--state")
+            .arg(&state)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("a what-if"))
+            .get_output()
+            .clone();
+        // THEN it decides at that time, as a dry run
+        let v = report(&out.stdout);
+        assert_eq!(v["now"], now);
+        assert_eq!(v["dry_run"], true);
+    }
+    // AND the state file is byte for byte what the real run left
+    assert_eq!(std::fs::read_to_string(&state).expect("state"), before);
+}

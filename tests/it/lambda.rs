@@ -49,6 +49,12 @@ async fn wait_for(port: u16) {
 }
 
 fn invoke(port: u16, file: &str) -> (bool, String) {
+    let file = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    invoke_with(port, &["--data-file", &file])
+}
+
+/// `cargo lambda invoke` with these data arguments.
+fn invoke_with(port: u16, data: &[&str]) -> (bool, String) {
     let out = Command::new(cargo_lambda())
         .args([
             "lambda",
@@ -59,8 +65,7 @@ fn invoke(port: u16, file: &str) -> (bool, String) {
             "--invoke-port",
         ])
         .arg(port.to_string())
-        .arg("--data-file")
-        .arg(format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR")))
+        .args(data)
         .output()
         .expect("cargo lambda invoke runs");
     let text =
@@ -100,7 +105,9 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     let token = "heroku-token-for-the-lambda-test";
     let heroku = HerokuFake::start(token).await;
     heroku.app("demo-app", &[("web", 1)], 3, 1).await;
-    let demo = demo_config_on_heroku(&heroku.uri());
+    // A flat sine (500 all day: 5 dynos): scheduled.json's 2026-01-05 time is
+    // far off the clock, so the run is at the clock, whatever minute that is.
+    let demo = demo_config_on_heroku(&heroku.uri()).replace("amplitude = 400", "amplitude = 0");
     let _function = Guard(
         Command::new(env!("CARGO_BIN_EXE_dynopilot-lambda"))
             .env(
@@ -130,6 +137,10 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     assert_eq!(
         scheduled["event_id"],
         "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"
+    );
+    assert_eq!(
+        scheduled["clock"]["reason"], "event_time_off_clock",
+        "{scheduled}"
     );
     assert_eq!(
         scheduled["formations"][0]["outcome"], "scaled_up",
@@ -184,6 +195,14 @@ async fn every_event_file_through_the_lambda_runtime_gives_its_documented_respon
     assert!(!ok, "an unknown action must fail: {out}");
     assert!(
         out.contains("InvalidEvent") && out.contains("unknown action"),
+        "{out}"
+    );
+
+    // A payload that is not JSON: the same stable error type, not the runtime's.
+    let (ok, out) = invoke_with(port, &["--data-ascii", "this is not json"]);
+    assert!(!ok, "a payload that is not JSON must fail: {out}");
+    assert!(
+        out.contains("InvalidEvent") && out.contains("not JSON"),
         "{out}"
     );
 

@@ -3,7 +3,9 @@
 mod app_metric;
 mod aws;
 mod cli;
+mod clock;
 mod config;
+mod deadlines;
 mod decide;
 mod docs_reference;
 mod engine;

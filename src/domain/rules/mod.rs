@@ -365,9 +365,28 @@ pub(crate) fn secs(d: TimeDelta) -> String {
     humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
 }
 
-/// A number without trailing zeros (`742`, `2.6`, `0.15`).
-pub(crate) fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
+/// A duration for people, rounded: whole seconds from a minute up (`2m 5s`),
+/// else milliseconds (`9s 999ms`, `250ms`), never the `862ns` tail of a
+/// deadline computed from a clock.
+pub fn duration_text(d: std::time::Duration) -> String {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 2);
+    let rounded = if ms >= 60_000 {
+        std::time::Duration::from_secs((ms + 500) / 1000)
+    } else {
+        std::time::Duration::from_millis(ms)
+    };
+    humantime::format_duration(rounded).to_string()
+}
+
+/// A number without trailing zeros (`742`, `2.6`, `0.15`); from 10^15 up in
+/// scientific notation (`1.798e308`), never hundreds of digits.
+pub fn num(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e15 {
+        let s = format!("{v:.3e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        format!("{mantissa}e{exponent}")
+    } else if v.fract() == 0.0 {
         format!("{}", v as i64)
     } else {
         let s = format!("{v:.2}");
@@ -381,5 +400,30 @@ pub(super) fn signed(v: f64) -> String {
         format!("+{}", num(v))
     } else {
         num(v)
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::num;
+
+    #[test]
+    fn extreme_numbers_are_compact() {
+        assert_eq!(num(f64::MAX), "1.798e308");
+        assert_eq!(num(-1e20), "-1e20");
+        assert_eq!(num(742.0), "742");
+        assert_eq!(num(2.6), "2.6");
+        assert_eq!(num(999_999_999_999_999.0), "999999999999999");
+        assert_eq!(num(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn durations_for_people_are_rounded() {
+        use super::duration_text;
+        use std::time::Duration;
+        let from_a_deadline = Duration::from_nanos(9_999_999_862);
+        assert_eq!(duration_text(from_a_deadline), "9s 999ms");
+        assert_eq!(duration_text(Duration::from_millis(125_600)), "2m 6s");
+        assert_eq!(duration_text(Duration::ZERO), "0s");
     }
 }
