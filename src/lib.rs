@@ -32,6 +32,7 @@
 //!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
 //!   error_text.rs  errors as one readable line: AWS SDK errors, error cause chains.
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
+//!   redact.rs    every secret the process holds, scrubbed from texts that quote a provider.
 //! ```
 //!
 //! # The decision, by example
@@ -80,5 +81,6 @@ pub mod metrics;
 pub mod notify;
 pub mod scaler;
 pub mod simulate;
+pub mod redact;
 pub mod store;
 pub mod wiring;

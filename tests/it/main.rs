@@ -22,3 +22,4 @@ mod redis_queue;
 mod rules;
 mod schedules;
 mod simulate;
+mod secrets_echoed;
