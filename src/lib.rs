@@ -30,6 +30,7 @@
 //!   lambda/      the Lambda function: event parsing, cold-start wiring
 //!                (DynamoDB store, SES notifier, SSM secrets), the handler.
 //!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
+//!   body_limit.rs  every external body read with a size cap (1 MiB for inputs and Heroku).
 //!   error_text.rs  errors as one readable line: AWS SDK errors, error cause chains.
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //!   redact.rs    every secret the process holds, scrubbed from texts that quote a provider.
@@ -71,6 +72,7 @@
 //! in `tests/` can use them.
 
 pub mod config;
+pub mod body_limit;
 pub mod domain;
 pub mod engine;
 mod error_text;

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::http_status::{quote, send_error, status_error};
+use super::http_status::{quote, read_body, send_error, status_error};
 use super::rest;
 use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
 use crate::config::{Fields, SecretRef};
@@ -106,7 +106,7 @@ impl MetricSource for AppMetricSource {
         }
         let response = request.send().await.map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = read_body(&what, response).await?;
         if !status.is_success() {
             // The quote is redacted: some apps echo the credentials they refused.
             return Err(status_error(&what, status, &body));

@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tracing::debug;
 
-use super::http_status::{quote, send_error, status_error, status_kind};
+use super::http_status::{body_error, quote, read_body, send_error, status_error, status_kind};
 use super::rest;
 use super::{BuildContext, InputType, MetricSource, SourceError, SourceErrorKind, SourceSpec};
+use crate::body_limit::{self, TOKEN_BODY_LIMIT};
 use crate::config::{Fields, SecretRef};
 
 pub(super) const GOOGLE_ANALYTICS: InputType = InputType {
@@ -283,7 +284,9 @@ impl GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = body_limit::read_text(response, TOKEN_BODY_LIMIT)
+            .await
+            .map_err(|e| body_error(&what, e))?;
         if !status.is_success() {
             if let Ok(oauth) = serde_json::from_str::<OAuthError>(&body) {
                 let kind = match status_kind(status) {
@@ -340,7 +343,7 @@ impl MetricSource for GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = read_body(&what, response).await?;
         if !status.is_success() {
             if status.as_u16() == 401 {
                 // Revoked or otherwise dead: the next poll asks for a new one.

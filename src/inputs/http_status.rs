@@ -9,6 +9,7 @@
 use reqwest::StatusCode;
 
 use super::{SourceError, SourceErrorKind};
+use crate::body_limit::{self, BodyError, INPUT_BODY_LIMIT};
 use crate::error_text::error_chain;
 
 /// The most of a response body quoted in an error: enough for an API's own
@@ -25,6 +26,28 @@ pub(crate) fn send_error(what: &str, e: reqwest::Error) -> SourceError {
     };
     let e = e.without_url();
     SourceError::new(kind, format!("{what}: {}", error_chain(&e)))
+}
+
+/// An input's answer body, at most [`INPUT_BODY_LIMIT`] bytes of it (see
+/// [`crate::body_limit`]): a larger one fails the input as malformed.
+pub(crate) async fn read_body(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<String, SourceError> {
+    body_limit::read_text(response, INPUT_BODY_LIMIT)
+        .await
+        .map_err(|e| body_error(what, e))
+}
+
+/// A body that could not be read: too large (malformed: no documented answer
+/// is that big), or the transfer failed.
+pub(crate) fn body_error(what: &str, e: BodyError) -> SourceError {
+    match e {
+        BodyError::TooLarge { .. } => {
+            SourceError::new(SourceErrorKind::Malformed, format!("{what}: {e}"))
+        }
+        BodyError::Read(e) => send_error(what, e),
+    }
 }
 
 /// An answer with a status that is not success.

@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use tracing::{debug, field, warn, Instrument};
 
 use super::{QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use crate::body_limit::{self, BodyError, HEROKU_BODY_LIMIT};
 use crate::error_text::error_chain;
 
 /// The production API.
@@ -217,9 +218,16 @@ impl HerokuScaler {
                 );
             }
         }
-        let text = match response.text().await {
+        let text = match body_limit::read_text(response, HEROKU_BODY_LIMIT).await {
             Ok(t) => t,
-            Err(e) => {
+            // Not retried: the same request would get the same answer.
+            Err(e @ BodyError::TooLarge { .. }) => {
+                return Attempt::Fail(ScaleError::new(
+                    ScaleErrorKind::Other,
+                    format!("Heroku's answer for {what}: {e}"),
+                ))
+            }
+            Err(BodyError::Read(e)) => {
                 return Attempt::Retry(ScaleError::new(
                     ScaleErrorKind::Unavailable,
                     format!(

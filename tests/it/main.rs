@@ -2,6 +2,7 @@
 
 mod app_metric;
 mod aws;
+mod body_limit;
 mod cli;
 mod config;
 mod decide;
