@@ -30,10 +30,10 @@
 //!   lambda/      the Lambda function: event parsing, cold-start wiring
 //!                (DynamoDB store, SES notifier, SSM secrets), the handler.
 //!   wiring.rs    builds sources, scalers and the heartbeat from a config; the local world.
-//!   body_limit.rs  every external body read with a size cap (1 MiB for inputs and Heroku).
 //!   error_text.rs  errors as one readable line: AWS SDK errors, error cause chains.
-//!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //!   redact.rs    every secret the process holds, scrubbed from texts that quote a provider.
+//!   body_limit.rs  every external body read with a size cap (1 MiB for inputs and Heroku).
+//!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
 //!
 //! # The decision, by example
@@ -71,8 +71,8 @@
 //! lives beside its real adapter and is always compiled, so integration tests
 //! in `tests/` can use them.
 
-pub mod config;
 pub mod body_limit;
+pub mod config;
 pub mod domain;
 pub mod engine;
 mod error_text;
@@ -81,8 +81,8 @@ pub mod inputs;
 pub mod lambda;
 pub mod metrics;
 pub mod notify;
+pub mod redact;
 pub mod scaler;
 pub mod simulate;
-pub mod redact;
 pub mod store;
 pub mod wiring;
