@@ -24,6 +24,24 @@ pub struct Report {
     /// The dead-man's switch ping, when one is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<HeartbeatReport>,
+    /// How the platform's counts were read, when its API calls are rationed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<ReadsReport>,
+}
+
+/// Formation reads against the platform's rate limit in one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadsReport {
+    /// The pace and what it was computed from.
+    #[serde(flatten)]
+    pub pace: super::pacing::Pace,
+    pub paced: bool,
+    /// Apps whose formation was read in this run (fresh reads before a scale included).
+    pub apps_read: u32,
+    /// Formations decided on their stored count.
+    pub counts_trusted: u32,
+    /// The pace in words.
+    pub note: String,
 }
 
 impl Report {
