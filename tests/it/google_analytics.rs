@@ -477,6 +477,31 @@ async fn a_refused_jwt_grant_is_unauthorized_and_holds() {
 }
 
 #[tokio::test]
+async fn a_token_endpoint_answering_more_than_64_kib_fails_naming_the_limit() {
+    // A token answer is about a kilobyte; this one pads its JSON to 5 MB.
+    let google = Google::start().await;
+    let padding = "x".repeat(5 * 1024 * 1024);
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.padded", "expires_in": 3599, "token_type": "Bearer", "pad": padding
+        })))
+        .expect(1)
+        .mount(&google.oauth)
+        .await;
+    google.mount_report(report_with_users("10")).await;
+    let world = google.world("", 5);
+
+    let (_, formation) = world.run(now()).await;
+
+    assert_eq!(input_error_kind(&formation).as_deref(), Some("malformed"));
+    let message = &formation.inputs[0].error.as_ref().expect("error").message;
+    assert!(message.contains("GA4 token request"), "{message}");
+    assert!(message.contains("larger than 64 KiB"), "{message}");
+    assert_held_for_missing_input(&formation, 5);
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_a_report_is_malformed_and_holds() {
     let google = Google::start().await;
     google.mount_token_endpoint(1).await;
