@@ -8,6 +8,7 @@ mod config;
 mod decide;
 mod engine;
 mod exactly_once;
+mod fault_matrix;
 mod google_analytics;
 mod heartbeat;
 mod helpers;
