@@ -93,15 +93,15 @@ impl Respond for TokenEndpoint {
 }
 
 /// Both fakes and a key file pointing at the token fake.
-struct Google {
-    oauth: MockServer,
-    api: MockServer,
+pub(crate) struct Google {
+    pub(crate) oauth: MockServer,
+    pub(crate) api: MockServer,
     secrets: MapSecrets,
     issued: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Google {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let oauth = MockServer::start().await;
         let api = MockServer::start().await;
         let key_file = json!({
@@ -130,7 +130,7 @@ impl Google {
     }
 
     /// The token endpoint, expected to be asked `times` times.
-    async fn mount_token_endpoint(&self, times: u64) {
+    pub(crate) async fn mount_token_endpoint(&self, times: u64) {
         Mock::given(method("POST"))
             .and(path("/token"))
             .and(header("content-type", "application/x-www-form-urlencoded"))
@@ -165,7 +165,7 @@ base_url = "{}"
         ))
     }
 
-    fn world(&self, extra: &str, current: u32) -> InputWorld {
+    pub(crate) fn world(&self, extra: &str, current: u32) -> InputWorld {
         InputWorld::new(&self.config(extra), &self.secrets, current)
     }
 

@@ -387,7 +387,10 @@ async fn a_scale_up_on_a_stale_count_is_decided_again_on_the_fresh_one() {
             last_read = at(9, 0) + minutes(minute);
         }
         minute += 1;
-        assert!(minute < 60, "no minute in an hour when app-0 is not due: not paced");
+        assert!(
+            minute < 60,
+            "no minute in an hour when app-0 is not due: not paced"
+        );
         if !pacing::due("app-0", last_read, at(9, 0) + minutes(minute), every) {
             break every;
         }
