@@ -45,6 +45,8 @@
 //!                SES notifier, SSM secrets), the handler.
 //!   init.rs      `dynopilot init`: a starter config from the app's formation.
 //!   error_text.rs  leaf: errors as one readable line (AWS SDK errors, cause chains).
+//!   redact.rs    leaf: every secret the process holds, scrubbed from texts that quote a provider.
+//!   body_limit.rs  leaf: every external body read with a size cap (1 MiB for inputs and Heroku).
 //!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
 //! ```
 //!
@@ -86,6 +88,7 @@
 //! lives beside its real adapter and is always compiled, so integration tests
 //! in `tests/` can use them.
 
+pub mod body_limit;
 pub mod config;
 pub mod domain;
 pub mod engine;
@@ -97,6 +100,7 @@ pub mod inputs;
 pub mod lambda;
 pub mod metrics;
 pub mod notify;
+pub mod redact;
 pub mod scaler;
 pub mod secrets;
 pub mod simulate;

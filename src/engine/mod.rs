@@ -38,6 +38,7 @@
 
 mod clock;
 mod deadline;
+pub mod pacing;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,7 +58,8 @@ use crate::notify::episodes::{self, Facts, ScaleAttempt};
 use crate::notify::Notifier;
 use crate::scaler::{QuantityChange, ScaleError, Scaler};
 use crate::store::{
-    DecisionRecord, EpisodeMark, FormationState, ScaleIntent, StateStore, StoreError, Versioned,
+    CountRead, DecisionRecord, EpisodeMark, FormationState, ScaleIntent, StateStore, StoreError,
+    Versioned,
 };
 
 pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
@@ -65,7 +67,8 @@ pub use deadline::{MARGIN, PLATFORM_RESERVE, SAVE_RESERVE, SCALE_RESERVE};
 
 use deadline::Deadline;
 pub use report::{
-    ClockNote, FormationReport, HeartbeatReport, InputReport, Outcome, Report, StageError,
+    ClockNote, FormationReport, HeartbeatReport, InputReport, Outcome, ReadsReport, Report,
+    StageError,
 };
 
 /// How long a claimed scale is trusted to be in flight. Longer than the Lambda
@@ -183,6 +186,9 @@ struct Work<'a> {
     notes: Vec<String>,
     /// What this invocation's scale call did, if it made one.
     scale: Option<ScaleAttempt>,
+    /// `current` is the stored count, not read in this run (reads paced to
+    /// the platform's rate limit): read afresh before any scale.
+    trusted: bool,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -286,7 +292,7 @@ impl Engine {
                 }
             }
             self.poll(&mut work, invocation, deadline).await;
-            self.read_current(&mut work, deadline).await;
+            let mut reads = self.read_current(&mut work, now, deadline).await;
             for w in work.iter_mut().filter(|w| w.live) {
                 settle_pending(w, now);
             }
@@ -310,6 +316,8 @@ impl Engine {
                 }
                 w.state.last_event.clone_from(&invocation.event_id);
             }
+            self.read_before_scaling(&mut work, now, reads.as_mut(), deadline)
+                .await;
             let claimed = self.claim(&mut work, now, dry_run, deadline).await;
             self.scale(&mut work, &claimed, now, deadline).await;
             self.notify(&mut work, &claimed, now, deadline).await;
@@ -322,6 +330,7 @@ impl Engine {
                 errors,
                 heartbeat: None,
                 clock: invocation.clock.clone(),
+                reads,
             };
             report.heartbeat = self.ping(&report, deadline).await;
             report
@@ -379,6 +388,7 @@ impl Engine {
                     live: true,
                     notes: Vec::new(),
                     scale: None,
+                    trusted: false,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -476,13 +486,81 @@ impl Engine {
         }
     }
 
-    /// Step 3: one read per app, shared by its formations.
-    async fn read_current(&self, work: &mut [Work<'_>], deadline: Deadline) {
+    /// Step 3: one read per app, shared by its formations. When the platform
+    /// rations its API calls, an app that is not due (see [`pacing`]) is
+    /// decided on its stored count instead, and read afresh only if that
+    /// decision would scale ([`Self::read_before_scaling`]).
+    async fn read_current(
+        &self,
+        work: &mut [Work<'_>],
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) -> Option<ReadsReport> {
+        let pace = self.scaler.call_budget().map(|budget| {
+            let apps: BTreeSet<&str> = self
+                .config
+                .formations
+                .iter()
+                .map(|f| f.app.as_str())
+                .collect();
+            let hour_ago = now - TimeDelta::hours(1);
+            let scales = work
+                .iter()
+                .flat_map(|w| &w.state.history.events)
+                .filter(|e| e.at > hour_ago && e.at <= now)
+                .count();
+            pacing::pace(apps.len() as u32, budget.remaining, scales as u64)
+        });
+        let every = pace.map_or(1, |p| p.read_every);
+        // An app is read when any of its formations needs a fresh count: a
+        // pending claim is settled only on the platform's word.
         let apps: BTreeSet<&str> = work
             .iter()
             .filter(|w| w.live)
+            .filter(|w| {
+                w.state.pending.is_some()
+                    || w.state
+                        .last_read
+                        .is_none_or(|r| pacing::due(&w.config.app, r.at, now, every))
+            })
             .map(|w| w.config.app.as_str())
             .collect();
+        self.read_apps(work, &apps, now, deadline).await;
+        for w in work
+            .iter_mut()
+            .filter(|w| w.live && !apps.contains(w.config.app.as_str()))
+        {
+            if let Some(read) = w.state.last_read {
+                w.current = Some(read.quantity);
+                w.trusted = true;
+                w.notes.push(format!(
+                    "count {} as read at {}: formation reads are paced to every {every} minutes",
+                    read.quantity,
+                    read.at.format("%H:%M:%SZ")
+                ));
+            }
+        }
+        let pace = pace?;
+        if pace.paced() {
+            info!(read_every = pace.read_every, apps_read = apps.len(), remaining = ?pace.remaining, "formation reads paced to the rate limit");
+        }
+        Some(ReadsReport {
+            pace,
+            paced: pace.paced(),
+            apps_read: apps.len() as u32,
+            counts_trusted: work.iter().filter(|w| w.trusted).count() as u32,
+            note: pace.describe(),
+        })
+    }
+
+    /// One read per app in `apps`, handed to their live formations.
+    async fn read_apps(
+        &self,
+        work: &mut [Work<'_>],
+        apps: &BTreeSet<&str>,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+    ) {
         let reads = apps.iter().map(|app| async move {
             let read = deadline.read(self.scaler.formation(app)).await;
             (
@@ -493,9 +571,20 @@ impl Engine {
         let counts: BTreeMap<&str, Result<BTreeMap<String, u32>, ScaleError>> =
             join_all(reads).await.into_iter().collect();
         for w in work.iter_mut().filter(|w| w.live) {
-            match counts.get(w.config.app.as_str()) {
-                Some(Ok(types)) => match types.get(&w.config.process_type) {
-                    Some(q) => w.current = Some(*q),
+            let Some(read) = counts.get(w.config.app.as_str()) else {
+                continue;
+            };
+            w.trusted = false;
+            w.current = None;
+            match read {
+                Ok(types) => match types.get(&w.config.process_type) {
+                    Some(q) => {
+                        w.current = Some(*q);
+                        w.state.last_read = Some(CountRead {
+                            at: now,
+                            quantity: *q,
+                        });
+                    }
                     None => w.fail(
                         "read_formation",
                         "not_found".into(),
@@ -507,9 +596,62 @@ impl Engine {
                         ),
                     ),
                 },
-                Some(Err(e)) => w.fail("read_formation", e.kind.as_str().into(), e.message.clone()),
-                None => {}
+                Err(e) => w.fail("read_formation", e.kind.as_str().into(), e.message.clone()),
             }
+        }
+    }
+
+    /// Before any scale decided on a stored count, read the app afresh and
+    /// decide again on the platform's count: a stale count could make a
+    /// "scale up" cut below a manual `ps:scale`, and a scale-down must never
+    /// rest on a guess. A count changed by hand is noticed here at the latest.
+    async fn read_before_scaling(
+        &self,
+        work: &mut [Work<'_>],
+        now: DateTime<Utc>,
+        reads: Option<&mut ReadsReport>,
+        deadline: Deadline,
+    ) {
+        let apps: BTreeSet<&str> = work
+            .iter()
+            .filter(|w| w.live && w.trusted)
+            .filter(|w| {
+                w.decision
+                    .as_ref()
+                    .is_some_and(|d| d.action != Action::Hold)
+            })
+            .map(|w| w.config.app.as_str())
+            .collect();
+        if apps.is_empty() {
+            return;
+        }
+        let stored: Vec<Option<u32>> = work.iter().map(|w| w.current).collect();
+        self.read_apps(work, &apps, now, deadline).await;
+        for (w, stored) in work.iter_mut().zip(stored) {
+            if !w.live || !apps.contains(w.config.app.as_str()) {
+                continue;
+            }
+            let Some(current) = w.current else {
+                w.decision = None; // the read failed: no scale on a guess
+                continue;
+            };
+            w.notes.push(match stored {
+                Some(s) if s != current => format!(
+                    "read afresh before scaling: the count is {current}, not the stored {s} (changed outside dynopilot)"
+                ),
+                _ => format!("read afresh before scaling: the count is {current}"),
+            });
+            w.decision = Some(decide(
+                &w.config.policy,
+                &w.state.window,
+                current,
+                &w.state.history,
+                now,
+            ));
+        }
+        if let Some(reads) = reads {
+            reads.apps_read += apps.len() as u32;
+            reads.counts_trusted = work.iter().filter(|w| w.trusted).count() as u32;
         }
     }
 
@@ -674,6 +816,11 @@ impl Engine {
                             to: d.target,
                         });
                         w.state.record_decision(now, &d, true);
+                        // The platform accepted the count: as good as a read.
+                        w.state.last_read = Some(CountRead {
+                            at: now,
+                            quantity: d.target,
+                        });
                         w.scale = Some(ScaleAttempt::Succeeded);
                     }
                     Err(e) => {

@@ -28,6 +28,9 @@ pub struct Report {
     /// the clock instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockNote>,
+    /// How the platform's counts were read, when its API calls are rationed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads: Option<ReadsReport>,
 }
 
 /// Why the event's `time` was not the run's `now` (see [`super::event_now`]).
@@ -40,6 +43,21 @@ pub struct ClockNote {
     /// The event's time minus the clock, in seconds (negative: a late event).
     pub offset_s: i64,
     /// The same for people.
+    pub note: String,
+}
+
+/// Formation reads against the platform's rate limit in one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadsReport {
+    /// The pace and what it was computed from.
+    #[serde(flatten)]
+    pub pace: super::pacing::Pace,
+    pub paced: bool,
+    /// Apps whose formation was read in this run (fresh reads before a scale included).
+    pub apps_read: u32,
+    /// Formations decided on their stored count.
+    pub counts_trusted: u32,
+    /// The pace in words.
     pub note: String,
 }
 

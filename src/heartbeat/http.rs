@@ -1,4 +1,7 @@
 //! `HttpHeartbeat`: GET or POST a URL (healthchecks.io, Cronitor, Cronut style).
+//!
+//! Only the status counts: the body is never read (dropping the response
+//! closes the connection), so a monitor answering megabytes costs no memory.
 
 use std::time::Duration;
 

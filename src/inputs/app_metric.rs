@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::http_status::{quote, send_error, status_error};
+use super::http_status::{quote, read_body, send_error, status_error};
 use super::rest;
 use super::{
     BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
@@ -142,14 +142,10 @@ impl MetricSource for AppMetricSource {
         }
         let response = request.send().await.map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = read_body(&what, response).await?;
         if !status.is_success() {
-            let mut error = status_error(&what, status, &body);
-            // Some apps echo the credentials they refused; the quote must not.
-            if let Some(token) = &self.token {
-                error.message = error.message.replace(token.expose_secret(), "[REDACTED]");
-            }
-            return Err(error);
+            // The quote is redacted: some apps echo the credentials they refused.
+            return Err(status_error(&what, status, &body));
         }
         let json: Value = serde_json::from_str(&body).map_err(|e| {
             SourceError::new(

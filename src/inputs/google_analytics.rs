@@ -21,11 +21,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tracing::debug;
 
-use super::http_status::{quote, send_error, status_error, status_kind};
+use super::http_status::{body_error, quote, read_body, send_error, status_error, status_kind};
 use super::rest;
 use super::{
     BuildContext, InputType, Measure, MetricSource, SourceError, SourceErrorKind, SourceSpec,
 };
+use crate::body_limit::{self, TOKEN_BODY_LIMIT};
 use crate::fields::{Fields, KeyDoc};
 use crate::secrets::SecretRef;
 
@@ -314,7 +315,9 @@ impl GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = body_limit::read_text(response, TOKEN_BODY_LIMIT)
+            .await
+            .map_err(|e| body_error(&what, e))?;
         if !status.is_success() {
             if let Ok(oauth) = serde_json::from_str::<OAuthError>(&body) {
                 let kind = match status_kind(status) {
@@ -346,7 +349,8 @@ impl GoogleAnalyticsSource {
             .filter(|s| *s > 0)
             .unwrap_or(DEFAULT_TOKEN_LIFETIME);
         Ok(CachedToken {
-            value: SecretString::from(token.access_token),
+            // Registered: the report API could echo it back in an error body.
+            value: SecretString::from(crate::redact::keep(token.access_token)),
             expires_at: now + TimeDelta::seconds(lifetime),
         })
     }
@@ -370,7 +374,7 @@ impl MetricSource for GoogleAnalyticsSource {
             .await
             .map_err(|e| send_error(&what, e))?;
         let status = response.status();
-        let body = response.text().await.map_err(|e| send_error(&what, e))?;
+        let body = read_body(&what, response).await?;
         if !status.is_success() {
             if status.as_u16() == 401 {
                 // Revoked or otherwise dead: the next poll asks for a new one.

@@ -20,9 +20,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::header::HeaderName;
 use tracing::debug;
 
-use super::http_status::{send_error, status_error};
+use super::http_status::{body_error, status_error};
 use super::rest;
 use super::{BuildContext, InputType, Measure, MetricSource, SourceError, SourceSpec};
+use crate::body_limit::{self, BodyError, INPUT_BODY_LIMIT};
 use crate::fields::{format_duration, Fields, KeyDoc};
 
 pub(super) const HTTP_PROBE: InputType = InputType {
@@ -164,7 +165,12 @@ impl MetricSource for HttpProbeSource {
         let what = format!("probe of {}", self.url);
         let started = Instant::now();
         let probe = async {
-            let response = self.http.get(&self.url).send().await?;
+            let response = self
+                .http
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(BodyError::Read)?;
             let status = response.status();
             let header = self
                 .service_header
@@ -172,17 +178,18 @@ impl MetricSource for HttpProbeSource {
                 .and_then(|name| response.headers().get(name))
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            // The whole answer counts, as it does for the app's users.
-            let body = response.text().await?;
-            Ok::<_, reqwest::Error>((status, header, body))
+            // The whole answer counts, as it does for the app's users (up to
+            // the cap every input's answer has).
+            let body = body_limit::read_text(response, INPUT_BODY_LIMIT).await?;
+            Ok::<_, BodyError>((status, header, body))
         };
         let (status, header, body) = match tokio::time::timeout(self.probe_timeout, probe).await {
             Err(_) => {
                 debug!(url = %self.url, "probe timed out: counting as too slow");
                 return Ok(self.too_slow());
             }
-            Ok(Err(e)) if e.is_timeout() => return Ok(self.too_slow()),
-            Ok(Err(e)) => return Err(send_error(&what, e)),
+            Ok(Err(BodyError::Read(e))) if e.is_timeout() => return Ok(self.too_slow()),
+            Ok(Err(e)) => return Err(body_error(&what, e)),
             Ok(Ok(answer)) => answer,
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

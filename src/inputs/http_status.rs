@@ -3,11 +3,13 @@
 //!
 //! Messages never carry a URL's query or a request header: reqwest's error
 //! text names the URL, so it is stripped with `without_url` and the caller adds
-//! the URL it knows to be safe to print.
+//! the URL it knows to be safe to print; a quoted body is redacted
+//! ([`crate::redact`]), since providers echo the headers they refused.
 
 use reqwest::StatusCode;
 
 use super::{SourceError, SourceErrorKind};
+use crate::body_limit::{self, BodyError, INPUT_BODY_LIMIT};
 use crate::error_text::error_chain;
 
 /// The most of a response body quoted in an error: enough for an API's own
@@ -24,6 +26,28 @@ pub(crate) fn send_error(what: &str, e: reqwest::Error) -> SourceError {
     };
     let e = e.without_url();
     SourceError::new(kind, format!("{what}: {}", error_chain(&e)))
+}
+
+/// An input's answer body, at most [`INPUT_BODY_LIMIT`] bytes of it (see
+/// [`crate::body_limit`]): a larger one fails the input as malformed.
+pub(crate) async fn read_body(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<String, SourceError> {
+    body_limit::read_text(response, INPUT_BODY_LIMIT)
+        .await
+        .map_err(|e| body_error(what, e))
+}
+
+/// A body that could not be read: too large (malformed: no documented answer
+/// is that big), or the transfer failed.
+pub(crate) fn body_error(what: &str, e: BodyError) -> SourceError {
+    match e {
+        BodyError::TooLarge { .. } => {
+            SourceError::new(SourceErrorKind::Malformed, format!("{what}: {e}"))
+        }
+        BodyError::Read(e) => send_error(what, e),
+    }
 }
 
 /// An answer with a status that is not success.
@@ -51,9 +75,11 @@ pub(crate) fn status_kind(status: StatusCode) -> SourceErrorKind {
     }
 }
 
-/// A body shortened to one line for an error message.
+/// A body shortened to one line for an error message, every known secret
+/// redacted first (a provider may echo the request's credentials, and a cut
+/// made first could leave half a secret that no longer matches).
 pub(crate) fn quote(body: &str) -> String {
-    let one_line: String = body
+    let one_line: String = crate::redact::redact(body)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();

@@ -88,10 +88,12 @@ pub struct SourceError {
 }
 
 impl SourceError {
+    /// `message` is redacted ([`crate::redact`]): whatever part of it came
+    /// from a provider, no secret the process holds survives.
     pub fn new(kind: SourceErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: crate::redact::redact(&message.into()),
         }
     }
 }

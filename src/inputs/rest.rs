@@ -7,7 +7,8 @@
 //! few labels (timeout, unavailable, rate limited, unauthorized, not found,
 //! malformed) to know whether to wait or to fix the config; the status mapping
 //! is `http_status`'s, shared with every other HTTP input. Messages carry the
-//! provider's own error text (never a request header, so never a key).
+//! provider's own error text, redacted: a provider that echoes the request's
+//! headers would otherwise quote the key.
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 use super::http_status::{quote, status_kind};
 use super::{SourceError, SourceErrorKind};
+use crate::body_limit::{self, BodyError, INPUT_BODY_LIMIT};
 use crate::error_text::error_chain;
 use crate::fields::Fields;
 use crate::secrets::SecretRef;
@@ -37,7 +39,8 @@ pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A [`SourceError`] labelled by status: 401/403 unauthorized, 404 not found,
 /// 429 rate limited, 5xx unavailable, other 4xx setup (the request itself is
 /// wrong, e.g. a time range too short), a transport timeout timeout, no
-/// connection unavailable, a body that is not the expected JSON malformed.
+/// connection unavailable, a body that is not the expected JSON or larger
+/// than [`INPUT_BODY_LIMIT`] malformed.
 pub(super) async fn fetch_json<T: DeserializeOwned>(
     request: RequestBuilder,
     timeout: Duration,
@@ -62,23 +65,30 @@ pub(super) async fn fetch_json<T: DeserializeOwned>(
         }
     })?;
     let status = response.status();
-    let body = response.text().await.map_err(|e| {
-        let e = e.without_url();
-        let kind = if e.is_timeout() {
-            SourceErrorKind::Timeout
-        } else {
-            SourceErrorKind::Unavailable
-        };
-        SourceError::new(
-            kind,
-            format!("{service} answer could not be read: {}", error_chain(&e)),
-        )
-    })?;
+    let body = body_limit::read_text(response, INPUT_BODY_LIMIT)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => {
+                SourceError::new(SourceErrorKind::Malformed, format!("{service}: {e}"))
+            }
+            BodyError::Read(e) => {
+                let e = e.without_url();
+                let kind = if e.is_timeout() {
+                    SourceErrorKind::Timeout
+                } else {
+                    SourceErrorKind::Unavailable
+                };
+                SourceError::new(
+                    kind,
+                    format!("{service} answer could not be read: {}", error_chain(&e)),
+                )
+            }
+        })?;
     if !status.is_success() {
         let detail = serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| error_text(&v))
-            .unwrap_or_else(|| excerpt(&body));
+            .map_or_else(|| excerpt(&body), |text| excerpt(&text));
         let kind = status_kind(status);
         return Err(SourceError::new(
             kind,

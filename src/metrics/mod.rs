@@ -25,6 +25,13 @@ pub const SCALE_EVENTS: &str = "ScaleEvents";
 pub const INPUT_VALUE: &str = "InputValue";
 /// Each input's estimate of the dynos needed.
 pub const INPUT_ESTIMATE: &str = "InputEstimate";
+/// Minutes between two reads of one app's formation (1: not paced; more: the
+/// reads are spread to fit Heroku's rate limit). No dimensions.
+pub const READ_EVERY: &str = "FormationReadEveryMinutes";
+/// Calls left in the Heroku account's pool, as the newest answer said.
+pub const RATE_LIMIT_REMAINING: &str = "HerokuRateLimitRemaining";
+/// Formations decided on their stored count (not read in this run).
+pub const COUNTS_TRUSTED: &str = "CountsTrusted";
 
 /// One EMF line per metric group of `report`: the invocation (only when it
 /// succeeded), each formation, each input with a value. Empty when metrics are
@@ -41,6 +48,26 @@ pub fn emf_lines(report: &Report, config: &MetricsConfig) -> Vec<String> {
             timestamp,
             &[],
             &[(DECISIONS, "Count", Some(1.0))],
+        ));
+    }
+    if let Some(reads) = &report.reads {
+        lines.push(line(
+            config,
+            timestamp,
+            &[],
+            &[
+                (READ_EVERY, "None", Some(f64::from(reads.pace.read_every))),
+                (
+                    RATE_LIMIT_REMAINING,
+                    "Count",
+                    reads.pace.remaining.map(|r| r as f64),
+                ),
+                (
+                    COUNTS_TRUSTED,
+                    "Count",
+                    Some(f64::from(reads.counts_trusted)),
+                ),
+            ],
         ));
     }
     for f in &report.formations {

@@ -12,9 +12,16 @@
 //!
 //! 429 and 5xx (and connection failures) are retried with jittered exponential
 //! backoff while the retry budget lasts; 401/402/403/404/422 never are, since
-//! the same request would get the same answer.
+//! the same request would get the same answer. A 429 with `Retry-After` is
+//! waited out exactly when that fits in what is left of the budget, and fails
+//! at once (`rate_limited`) when it does not: retrying earlier only spends
+//! calls the pool does not have.
+//!
+//! Every answer's `RateLimit-Remaining` is kept ([`Scaler::call_budget`]), so
+//! the engine can pace its formation reads to the account's budget.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +32,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, field, warn, Instrument};
 
-use super::{QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use super::{CallBudget, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use crate::body_limit::{self, BodyError, HEROKU_BODY_LIMIT};
 use crate::error_text::error_chain;
 
 /// The production API.
@@ -50,7 +58,13 @@ pub struct HerokuScaler {
     /// Delays between attempts (jittered so that several dynopilot functions
     /// on one account do not retry in lockstep).
     backoff: ExponentialBuilder,
+    /// The newest `RateLimit-Remaining` seen ([`UNKNOWN`] before any): kept
+    /// for the life of the process, so a warm function paces from the start.
+    remaining: AtomicU64,
 }
+
+/// `remaining` before Heroku said anything.
+const UNKNOWN: u64 = u64::MAX;
 
 /// One element of the formation list; everything but these two is ignored
 /// (schemas before 2025 lacked `dyno_size`, so stay lenient).
@@ -74,6 +88,8 @@ struct ApiError {
 enum Attempt {
     Done(String),
     Retry(ScaleError),
+    /// A 429 that says when to come back (`Retry-After`).
+    Later(ScaleError, Duration),
     Fail(ScaleError),
 }
 
@@ -101,6 +117,7 @@ impl HerokuScaler {
                 .with_max_delay(Duration::from_secs(4))
                 .without_max_times()
                 .with_jitter(),
+            remaining: AtomicU64::new(UNKNOWN),
         })
     }
 
@@ -142,6 +159,16 @@ impl HerokuScaler {
                     Attempt::Done(text) => return Ok(text),
                     Attempt::Fail(e) => return Err(e),
                     Attempt::Retry(e) => e,
+                    Attempt::Later(e, wait) => {
+                        let left = self.retry_budget.saturating_sub(started.elapsed());
+                        if wait >= left {
+                            warn!(attempts, retry_after_s = wait.as_secs(), "Heroku asks to come back later than the retry budget allows; not retrying");
+                            return Err(later_than_budget(e, wait, self.retry_budget));
+                        }
+                        warn!(attempts, retry_after_s = wait.as_secs(), "Heroku rate limit: waiting as asked");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                 };
                 let delay = delays.next().unwrap_or(Duration::MAX);
                 if started.elapsed().saturating_add(delay) > self.retry_budget {
@@ -203,6 +230,7 @@ impl HerokuScaler {
             }
         };
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         if let Some(remaining) = response
             .headers()
             .get("ratelimit-remaining")
@@ -210,6 +238,7 @@ impl HerokuScaler {
             .and_then(|v| v.trim().parse::<u64>().ok())
         {
             tracing::Span::current().record("rate_limit_remaining", remaining);
+            self.remaining.store(remaining, Ordering::Relaxed);
             if remaining < LOW_RATE_LIMIT {
                 warn!(
                     rate_limit_remaining = remaining,
@@ -217,9 +246,16 @@ impl HerokuScaler {
                 );
             }
         }
-        let text = match response.text().await {
+        let text = match body_limit::read_text(response, HEROKU_BODY_LIMIT).await {
             Ok(t) => t,
-            Err(e) => {
+            // Not retried: the same request would get the same answer.
+            Err(e @ BodyError::TooLarge { .. }) => {
+                return Attempt::Fail(ScaleError::new(
+                    ScaleErrorKind::Other,
+                    format!("Heroku's answer for {what}: {e}"),
+                ))
+            }
+            Err(BodyError::Read(e)) => {
                 return Attempt::Retry(ScaleError::new(
                     ScaleErrorKind::Unavailable,
                     format!(
@@ -233,14 +269,58 @@ impl HerokuScaler {
         if status.is_success() {
             return Attempt::Done(text);
         }
-        classify(status, &text, what)
+        match classify(status, &text, what) {
+            Attempt::Retry(e) if status == StatusCode::TOO_MANY_REQUESTS => {
+                self.remaining.store(0, Ordering::Relaxed);
+                match retry_after {
+                    Some(wait) => Attempt::Later(e, wait),
+                    None => Attempt::Retry(e),
+                }
+            }
+            other => other,
+        }
     }
+}
+
+/// How long a 429 asks to wait: `Retry-After` as delta-seconds, or as an
+/// HTTP date measured against the answer's own `Date` (so a skewed local
+/// clock does not matter). `None` when absent or unreadable.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let sent = chrono::DateTime::parse_from_rfc2822(date.trim()).ok()?;
+    Some((at - sent).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The error for a 429 whose `Retry-After` lies beyond the retry budget.
+fn later_than_budget(e: ScaleError, wait: Duration, budget: Duration) -> ScaleError {
+    ScaleError::new(
+        ScaleErrorKind::RateLimited,
+        format!(
+            "{} (Heroku asks to retry after {}, more than is left of the {} retry budget: not retried)",
+            e.message,
+            humantime::format_duration(wait),
+            humantime::format_duration(budget)
+        ),
+    )
 }
 
 /// Heroku's own words: `422 invalid_params: Cannot ...`.
 fn heroku_says(status: StatusCode, error: &ApiError, body: &str) -> String {
     if error.id.is_empty() && error.message.is_empty() {
-        let excerpt: String = body.trim().chars().take(200).collect();
+        // Redacted before the cut, which could leave half a token unmatched.
+        let excerpt: String = crate::redact::redact(body.trim())
+            .chars()
+            .take(200)
+            .collect();
         return format!("{}: {excerpt}", status.as_u16());
     }
     format!("{} {}: {}", status.as_u16(), error.id, error.message)
@@ -340,6 +420,13 @@ impl Scaler for HerokuScaler {
         };
         self.call(Method::PATCH, url, Some(&body), &what).await?;
         Ok(())
+    }
+
+    fn call_budget(&self) -> Option<CallBudget> {
+        let remaining = self.remaining.load(Ordering::Relaxed);
+        Some(CallBudget {
+            remaining: (remaining != UNKNOWN).then_some(remaining),
+        })
     }
 }
 

@@ -70,12 +70,22 @@ pub struct ScaleError {
 }
 
 impl ScaleError {
+    /// `message` is redacted ([`crate::redact`]): Heroku's error bodies are
+    /// quoted in it.
     pub fn new(kind: ScaleErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: crate::redact::redact(&message.into()),
         }
     }
+}
+
+/// A platform's budget of API calls, as last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    /// Calls left in the account's pool (Heroku's `RateLimit-Remaining`);
+    /// `None` until the platform has said.
+    pub remaining: Option<u64>,
 }
 
 /// Port: a platform's dyno counts.
@@ -92,4 +102,11 @@ pub trait Scaler: Send + Sync {
     /// # Errors
     /// A [`ScaleError`] when the change was not made.
     async fn scale(&self, app: &str, changes: &[QuantityChange]) -> Result<(), ScaleError>;
+
+    /// The platform's API call budget, when calls are rationed: then the
+    /// engine paces its reads to it ([`crate::engine::pacing`]). `None` (the
+    /// default): reads are free, every run reads every app.
+    fn call_budget(&self) -> Option<CallBudget> {
+        None
+    }
 }

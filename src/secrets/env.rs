@@ -13,7 +13,7 @@ impl SecretResolver for EnvSecrets {
     fn resolve(&self, reference: &SecretRef) -> Result<SecretString, String> {
         match reference {
             SecretRef::Env(name) => match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+                Ok(v) if !v.is_empty() => Ok(SecretString::from(crate::redact::keep(v))),
                 _ => Err(format!("environment variable {name} is not set")),
             },
             SecretRef::Ssm(path) => Err(format!(

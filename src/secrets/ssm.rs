@@ -52,7 +52,8 @@ impl SsmSecrets {
                 .parameter
                 .and_then(|p| p.value)
                 .ok_or_else(|| format!("SSM parameter {path} has no value"))?;
-            values.insert(path.clone(), SecretString::from(value));
+            crate::body_limit::check_ssm_value(path, &value)?;
+            values.insert(path.clone(), SecretString::from(crate::redact::keep(value)));
         }
         Ok(Self { values })
     }

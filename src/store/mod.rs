@@ -56,6 +56,18 @@ pub struct FormationState {
     /// notification kind and configured input, so it stays small.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notifications: BTreeMap<String, EpisodeMark>,
+    /// The newest count read from the platform (or set by a PATCH it
+    /// accepted): when reads are paced to the platform's rate limit, runs in
+    /// between trust it ([`crate::engine::pacing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read: Option<CountRead>,
+}
+
+/// A process type's count as the platform reported it, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountRead {
+    pub at: DateTime<Utc>,
+    pub quantity: u32,
 }
 
 /// One notification episode: a condition that holds (or is building up).

@@ -93,15 +93,15 @@ impl Respond for TokenEndpoint {
 }
 
 /// Both fakes and a key file pointing at the token fake.
-struct Google {
-    oauth: MockServer,
-    api: MockServer,
+pub(crate) struct Google {
+    pub(crate) oauth: MockServer,
+    pub(crate) api: MockServer,
     secrets: MapSecrets,
     issued: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Google {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let oauth = MockServer::start().await;
         let api = MockServer::start().await;
         let key_file = json!({
@@ -130,7 +130,7 @@ impl Google {
     }
 
     /// The token endpoint, expected to be asked `times` times.
-    async fn mount_token_endpoint(&self, times: u64) {
+    pub(crate) async fn mount_token_endpoint(&self, times: u64) {
         Mock::given(method("POST"))
             .and(path("/token"))
             .and(header("content-type", "application/x-www-form-urlencoded"))
@@ -165,7 +165,7 @@ base_url = "{}"
         ))
     }
 
-    fn world(&self, extra: &str, current: u32) -> InputWorld {
+    pub(crate) fn world(&self, extra: &str, current: u32) -> InputWorld {
         InputWorld::new(&self.config(extra), &self.secrets, current)
     }
 
@@ -474,6 +474,31 @@ async fn a_refused_jwt_grant_is_unauthorized_and_holds() {
         google.report_tokens().await.is_empty(),
         "no report without a token"
     );
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_more_than_64_kib_fails_naming_the_limit() {
+    // A token answer is about a kilobyte; this one pads its JSON to 5 MB.
+    let google = Google::start().await;
+    let padding = "x".repeat(5 * 1024 * 1024);
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.padded", "expires_in": 3599, "token_type": "Bearer", "pad": padding
+        })))
+        .expect(1)
+        .mount(&google.oauth)
+        .await;
+    google.mount_report(report_with_users("10")).await;
+    let world = google.world("", 5);
+
+    let (_, formation) = world.run(now()).await;
+
+    assert_eq!(input_error_kind(&formation).as_deref(), Some("malformed"));
+    let message = &formation.inputs[0].error.as_ref().expect("error").message;
+    assert!(message.contains("GA4 token request"), "{message}");
+    assert!(message.contains("larger than 64 KiB"), "{message}");
+    assert_held_for_missing_input(&formation, 5);
 }
 
 #[tokio::test]

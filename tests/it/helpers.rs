@@ -280,7 +280,8 @@ mod http_fakes {
             let name = reference.describe();
             self.0
                 .get(&name)
-                .map(|v| SecretString::from(v.clone()))
+                // Like every resolver, it registers what it hands out for redaction.
+                .map(|v| SecretString::from(dynopilot::redact::keep(v.clone())))
                 .ok_or_else(|| format!("{name} is not set"))
         }
     }
@@ -492,7 +493,8 @@ mod input_fakes {
                 SecretRef::Env(name) => self
                     .0
                     .get(name)
-                    .map(|v| SecretString::from(v.clone()))
+                    // Like every resolver, it registers what it hands out for redaction.
+                    .map(|v| SecretString::from(dynopilot::redact::keep(v.clone())))
                     .ok_or_else(|| format!("environment variable {name} is not set")),
                 SecretRef::Ssm(path) => Err(format!("ssm:{path} is not available in tests")),
             }

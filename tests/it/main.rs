@@ -2,6 +2,7 @@
 
 mod app_metric;
 mod aws;
+mod body_limit;
 mod cli;
 mod clock;
 mod config;
@@ -15,6 +16,8 @@ mod google_analytics;
 mod heartbeat;
 mod helpers;
 mod heroku;
+#[path = "../fakes/heroku_account.rs"]
+mod heroku_account;
 mod http_probe;
 mod lambda;
 mod metrics;
@@ -23,8 +26,10 @@ mod new_relic_nrql;
 mod notifications;
 mod operator;
 mod pingdom;
+mod rate_limit;
 mod redis_queue;
 mod rules;
 mod schedules;
+mod secrets_echoed;
 mod simulate;
 mod state_schema;
