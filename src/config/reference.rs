@@ -55,15 +55,30 @@ pub fn tables() -> Vec<Table> {
         table("inputs", formation::INPUT_KEYS),
     ];
     for rule in RULES {
-        out.push(table(&format!("rule:{}", rule.name), rule.keys));
+        let mut rows: Vec<Row> = rule.keys.iter().map(Row::from).collect();
+        if rule.reads_per_dyno_key {
+            rows.push(Row {
+                key: "per_dyno".to_string(),
+                default: None,
+                meaning: "the load one dyno serves; input types with a default of their own name it (see their tables)".to_string(),
+            });
+        }
+        out.push(Table {
+            id: format!("rule:{}", rule.name),
+            rows,
+        });
     }
     for kind in INPUT_TYPES {
         let mut rows: Vec<Row> = kind.keys.iter().map(Row::from).collect();
-        rows.push(Row {
-            key: kind.per_dyno_key.to_string(),
-            default: kind.default_per_dyno.map(|v| format!("{v}")),
-            meaning: "rule \"capacity\": the load one dyno serves".to_string(),
-        });
+        // `per_dyno` is the capacity rule's; a type that names it otherwise
+        // (with a default of its own) lists it.
+        if kind.per_dyno_key != "per_dyno" {
+            rows.push(Row {
+                key: kind.per_dyno_key.to_string(),
+                default: kind.default_per_dyno.map(|v| format!("{v}")),
+                meaning: "rule \"capacity\": the load one dyno serves".to_string(),
+            });
+        }
         out.push(Table {
             id: format!("input:{}", kind.name),
             rows,
