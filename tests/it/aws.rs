@@ -234,10 +234,17 @@ fn secrets() -> MapSecrets {
 /// A store whose first `n` loads wait for each other before returning: `n`
 /// overlapping invocations that all read the same stored state (the same
 /// version) before any of them writes, however the runtime schedules them.
+///
+/// Its writes reach moto one at a time: moto evaluates a PutItem's condition
+/// and then stores the item without a lock, so two truly simultaneous
+/// conditional writes can both pass there (DynamoDB itself applies a
+/// conditional write atomically per item). The race this store sets up is
+/// dynopilot's: every run holds the same version when it writes.
 struct RacingStore {
     inner: DynamoDbStateStore,
     waiting: AtomicUsize,
     all_loaded: tokio::sync::Barrier,
+    one_write_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl RacingStore {
@@ -246,6 +253,7 @@ impl RacingStore {
             inner,
             waiting: AtomicUsize::new(n),
             all_loaded: tokio::sync::Barrier::new(n),
+            one_write_at_a_time: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -270,6 +278,7 @@ impl StateStore for RacingStore {
         state: &FormationState,
         expected: Option<u64>,
     ) -> Result<u64, StoreError> {
+        let _one = self.one_write_at_a_time.lock().await;
         self.inner.save(key, state, expected).await
     }
 }
@@ -428,13 +437,26 @@ async fn eight_overlapping_first_runs_over_dynamodb_scale_once() {
     world.heroku.verify().await;
 }
 
+/// The mail moto keeps. Its `data.json` dumps every backend and can fail
+/// (a 500 page, not JSON) while other tests write to moto at the same time,
+/// so a failed dump is asked for again, a few times.
 async fn moto_mail() -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto_url()))
-        .await
-        .expect("moto data")
-        .json()
-        .await
-        .expect("json");
+    let url = format!("{}/moto-api/data.json", moto_url());
+    let mut last = String::new();
+    let mut data = None;
+    for _ in 0..5 {
+        let response = reqwest::get(&url).await.expect("moto answers");
+        let status = response.status();
+        let text = response.text().await.expect("moto data");
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) if status.is_success() => {
+                data = Some(v);
+                break;
+            }
+            _ => last = format!("{status}: {}", text.chars().take(300).collect::<String>()),
+        }
+    }
+    let data = data.unwrap_or_else(|| panic!("moto's data.json never answered JSON: {last}"));
     data["ses"]["Message"]
         .as_array()
         .cloned()

@@ -879,10 +879,14 @@ mod heroku_fake {
     pub fn parse_formation_update(
         process_type: Option<&str>,
         body: &[u8],
-    ) -> Result<Vec<(String, u32)>, ResponseTemplate> {
-        let invalid = |message: String| heroku_error(422, "invalid_params", &message);
+    ) -> Result<Vec<(String, u32)>, Box<ResponseTemplate>> {
+        let invalid = |message: String| Box::new(heroku_error(422, "invalid_params", &message));
         let Ok(body) = serde_json::from_slice::<Value>(body) else {
-            return Err(heroku_error(400, "bad_request", "Invalid JSON body."));
+            return Err(Box::new(heroku_error(
+                400,
+                "bad_request",
+                "Invalid JSON body.",
+            )));
         };
         let Some(body) = body.as_object() else {
             return Err(invalid("the body must be an object".into()));
@@ -952,7 +956,7 @@ mod heroku_fake {
             let single = rest.strip_prefix('/').filter(|t| !t.is_empty());
             let changes = match parse_formation_update(single, &request.body) {
                 Ok(changes) => changes,
-                Err(refusal) => return refusal,
+                Err(refusal) => return *refusal,
             };
             if let Some((missing, _)) = changes.iter().find(|(t, _)| !types.contains_key(t)) {
                 return heroku_error_body(
