@@ -1066,15 +1066,7 @@ async fn every_event_file_gets_its_documented_response() {
         .handle_at(&event("evaluate-dry-run.json"), "req-3", far, clock)
         .await
         .expect("ok");
-    assert_eq!(dry["dry_run"], true);
-    assert_eq!(dry["formations"][0]["outcome"], "would_scale_up", "{dry}");
-    assert_eq!(dry["formations"][0]["current"], 0, "{dry}");
-    assert_eq!(
-        heroku.requests("PATCH").await.len(),
-        1,
-        "no PATCH in the dry run"
-    );
-    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
+    assert_dry_run_changed_nothing(&dry, &heroku).await;
     // pause.json / status.json / resume.json
     let paused = function
         .handle_at(&event("pause.json"), "req-4", far, clock)
@@ -1130,4 +1122,19 @@ async fn every_event_file_gets_its_documented_response() {
     );
     assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
     heroku.verify().await;
+}
+
+/// The dry run of `evaluate-dry-run.json` with web at 0 (below min 1): it
+/// would scale up, and nothing changed at the Heroku fake (one PATCH so far,
+/// from the scheduled run).
+pub async fn assert_dry_run_changed_nothing(dry: &Value, heroku: &HerokuFake) {
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["formations"][0]["outcome"], "would_scale_up", "{dry}");
+    assert_eq!(dry["formations"][0]["current"], 0, "{dry}");
+    assert_eq!(
+        heroku.requests("PATCH").await.len(),
+        1,
+        "no PATCH in the dry run"
+    );
+    assert_eq!(heroku.quantity("demo-app", "web"), Some(0));
 }

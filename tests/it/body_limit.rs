@@ -223,19 +223,7 @@ async fn a_heroku_formation_list_of_5_mb_fails_the_read_without_retrying() {
         .expect(1)
         .mount(&server)
         .await;
-    let http = dynopilot::wiring::http_client().expect("http client");
-    let heroku = HerokuScaler::new(
-        http,
-        &server.uri(),
-        SecretString::from("heroku-body-limit-token"),
-        Duration::from_secs(5),
-    )
-    .expect("valid base url");
-
-    let err = heroku
-        .formation("example-app")
-        .await
-        .expect_err("too large");
+    let err = heroku_formation_error(&server.uri()).await;
 
     assert_eq!(err.kind, ScaleErrorKind::Other, "{}", err.message);
     assert!(err.message.contains("larger than 1 MiB"), "{}", err.message);
@@ -245,19 +233,23 @@ async fn a_heroku_formation_list_of_5_mb_fails_the_read_without_retrying() {
 #[tokio::test]
 async fn an_endless_heroku_answer_fails_at_the_limit() {
     let (url, _) = endless_server(Framing::Chunked).await;
+    let err = heroku_formation_error(&url).await;
+
+    assert!(err.message.contains("larger than 1 MiB"), "{}", err.message);
+}
+
+/// `GET /apps/example-app/formation` against `base_url`, expected to fail.
+async fn heroku_formation_error(base_url: &str) -> dynopilot::scaler::ScaleError {
     let http = dynopilot::wiring::http_client().expect("http client");
     let heroku = HerokuScaler::new(
         http,
-        &url,
+        base_url,
         SecretString::from("heroku-body-limit-token"),
         Duration::from_secs(5),
     )
     .expect("valid base url");
-
-    let err = heroku
+    heroku
         .formation("example-app")
         .await
-        .expect_err("too large");
-
-    assert!(err.message.contains("larger than 1 MiB"), "{}", err.message);
+        .expect_err("too large")
 }

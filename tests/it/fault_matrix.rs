@@ -176,6 +176,19 @@ async fn state_lost(engine: &dynopilot::engine::Engine) -> (usize, String) {
     (usize::from(!saved), text)
 }
 
+/// One run of `world`: its report, whether state was lost, and every output a
+/// secret could reach (the report, the stored state, the mails).
+async fn run_once(world: &InputWorld) -> (Report, usize, String) {
+    let (report, _) = world.run(at(9, 0)).await;
+    let (lost, state) = state_lost(&world.engine).await;
+    let outputs = format!(
+        "{}\n{state}\n{:?}",
+        serde_json::to_string(&report).unwrap_or_default(),
+        world.notifier.sent()
+    );
+    (report, lost, outputs)
+}
+
 fn summary(report: &Report) -> String {
     let f = &report.formations[0];
     let count = |c: Option<u32>| c.map_or("?".to_string(), |c| c.to_string());
@@ -204,13 +217,7 @@ async fn input_cell(dependency: &'static str, keys: &str, fault: Fault) -> (Cell
     let config = shop_input_config(&format!("{input}\ntimeout = \"2s\""));
     let secrets = MapSecrets::default().with(&var, &secret);
     let world = InputWorld::new(&config, &secrets, 5);
-    let (report, _) = world.run(at(9, 0)).await;
-    let (lost, state) = state_lost(&world.engine).await;
-    let outputs = format!(
-        "{}\n{state}\n{:?}",
-        serde_json::to_string(&report).unwrap_or_default(),
-        world.notifier.sent()
-    );
+    let (report, lost, outputs) = run_once(&world).await;
     let has_credential = keys.contains("{var}");
     // The probe times any 200, whatever its body: a healthy answer, not a
     // fault. Its figure (and so the target, up or down) is the time the fake
@@ -339,13 +346,7 @@ async fn google_analytics_cell(fault: Fault) -> (Cell, String) {
         .mount(&google.api)
         .await;
     let world = google.world("timeout = \"2s\"", 5);
-    let (report, _) = world.run(at(9, 0)).await;
-    let (lost, state) = state_lost(&world.engine).await;
-    let outputs = format!(
-        "{}\n{state}\n{:?}",
-        serde_json::to_string(&report).unwrap_or_default(),
-        world.notifier.sent()
-    );
+    let (report, lost, outputs) = run_once(&world).await;
     let cell = Cell {
         dependency: "input google_analytics (report)",
         fault,
@@ -571,13 +572,7 @@ async fn redis_cell(fault: Fault) -> (Cell, String) {
         &MapSecrets::default().with("FM_REDIS_URL", &url),
         5,
     );
-    let (report, _) = world.run(at(9, 0)).await;
-    let (lost, state) = state_lost(&world.engine).await;
-    let outputs = format!(
-        "{}\n{state}\n{:?}",
-        serde_json::to_string(&report).unwrap_or_default(),
-        world.notifier.sent()
-    );
+    let (report, lost, outputs) = run_once(&world).await;
     let cell = Cell {
         dependency: "input redis_queue",
         fault,
