@@ -240,15 +240,15 @@ fn secrets() -> MapSecrets {
 /// conditional writes can both pass there (DynamoDB itself applies a
 /// conditional write atomically per item). The race this store sets up is
 /// dynopilot's: every run holds the same version when it writes.
-struct RacingStore {
-    inner: DynamoDbStateStore,
+pub struct RacingStore {
+    inner: Arc<dyn StateStore>,
     waiting: AtomicUsize,
     all_loaded: tokio::sync::Barrier,
     one_write_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl RacingStore {
-    fn new(inner: DynamoDbStateStore, n: usize) -> Self {
+    pub fn new(inner: Arc<dyn StateStore>, n: usize) -> Self {
         Self {
             inner,
             waiting: AtomicUsize::new(n),
@@ -305,7 +305,10 @@ async fn exactly_once_world(gets: u64, patches: u64) -> ExactlyOnce {
         &dynopilot::wiring::http_client().expect("http"),
     )
     .expect("scaler");
-    let store = Arc::new(RacingStore::new(DynamoDbStateStore::new(client, &name), 8));
+    let store = Arc::new(RacingStore::new(
+        Arc::new(DynamoDbStateStore::new(client, &name)),
+        8,
+    ));
     // The config's constant input is 0; give the engine real load instead.
     let engine = Arc::new(
         Engine::new(
