@@ -26,6 +26,10 @@ use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+// The Heroku account fake's formation objects, which the helpers build on.
+#[path = "../fakes/heroku_account.rs"]
+mod heroku_account;
+
 // The integration tests' helpers, for the one contract-faithful Heroku fake.
 #[path = "../it/helpers.rs"]
 #[allow(unused_imports)]

@@ -120,7 +120,8 @@ impl HerokuAccount {
     }
 }
 
-fn formation_json(app: &str, process_type: &str, quantity: u32) -> Value {
+/// A formation object with the schema's full field set (values illustrative).
+pub fn formation_json(app: &str, process_type: &str, quantity: u32) -> Value {
     json!({
         "app": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": app},
         "command": "bundle exec puma -C config/puma.rb",

@@ -744,17 +744,7 @@ mod heroku_fake {
 
     /// A formation object with the schema's full field set (values illustrative).
     pub fn heroku_formation(app: &str, process_type: &str, quantity: u32) -> Value {
-        json!({
-            "app": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": app},
-            "command": "bundle exec puma -C config/puma.rb",
-            "created_at": "2012-01-01T12:00:00Z",
-            "dyno_size": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "Standard-1X"},
-            "id": "01234567-89ab-cdef-0123-456789abcdef",
-            "quantity": quantity,
-            "size": "Standard-1X",
-            "type": process_type,
-            "updated_at": "2012-01-01T12:00:00Z"
-        })
+        crate::heroku_account::formation_json(app, process_type, quantity)
     }
 
     /// A 200 as Heroku sends it: JSON with the pool's remaining tokens.
