@@ -40,7 +40,10 @@
 //!                and the CLI call it); state stores for local runs.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through
 //!                the same Engine with a simulated Heroku, minute by minute;
-//!                accounting against the ideal, series CSV and SVG plot.
+//!                accounting against the ideal, series CSV and SVG plot
+//!                (plot.rs: the one chart function, also used by status_page).
+//!   status_page/ the operator's HTML page: a view from the stored state, the
+//!                config and the history; a pure renderer with inline SVG charts.
 //!   lambda/      the Lambda function: event parsing, cold start (DynamoDB store,
 //!                SES notifier, SSM secrets), the handler.
 //!   init.rs      `dynopilot init`: a starter config from the app's formation.
@@ -104,6 +107,7 @@ pub mod redact;
 pub mod scaler;
 pub mod secrets;
 pub mod simulate;
+pub mod status_page;
 pub mod store;
 pub mod trace;
 pub mod wiring;

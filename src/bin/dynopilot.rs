@@ -30,7 +30,7 @@ enum Command {
     /// Show each formation's stored state: count, pause, last decisions with
     /// reasons, open notification episodes.
     #[command(
-        after_help = "Example:\n  dynopilot status --config dynopilot.toml --formation shop-api/web\n  dynopilot status --config dynopilot.toml --json"
+        after_help = "Example:\n  dynopilot status --config dynopilot.toml --formation shop-api/web\n  dynopilot status --config dynopilot.toml --json\n  dynopilot status --config dynopilot.toml --html status.html"
     )]
     Status {
         #[command(flatten)]
@@ -38,6 +38,9 @@ enum Command {
         /// Print JSON (the Lambda's `status` answer) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also write the status page (HTML with charts, as `GET /status` serves it) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Pause formations: runs still decide and report, but do not scale.
     #[command(
@@ -207,7 +210,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Status { target, json } => control(&target, Verb::Status { json }),
+        Command::Status { target, json, html } => control(&target, Verb::Status { json, html }),
         Command::Pause { target, duration } => control(&target, Verb::Pause(duration)),
         Command::Resume { target } => control(&target, Verb::Resume),
         Command::Init {
@@ -476,7 +479,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 enum Verb {
-    Status { json: bool },
+    Status { json: bool, html: Option<PathBuf> },
     Pause(Duration),
     Resume,
 }
@@ -524,8 +527,22 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
         };
         let now = Utc::now().trunc_subsecs(0);
         match verb {
-            Verb::Status { json } => {
+            Verb::Status { json, html } => {
                 let status = engine::status(&formations, store.as_ref()).await;
+                if let Some(path) = html {
+                    let view = dynopilot::status_page::build_view(
+                        &formations,
+                        &status,
+                        &std::collections::BTreeMap::new(),
+                        now,
+                        config.dry_run,
+                    );
+                    if let Err(e) = std::fs::write(&path, dynopilot::status_page::render(&view)) {
+                        eprintln!("cannot write {}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                    eprintln!("status page written to {}", path.display());
+                }
                 if json {
                     match serde_json::to_string_pretty(&serde_json::json!({ "formations": status }))
                     {

@@ -28,7 +28,7 @@
 //!
 //! The formation starts at its `min` in force at the first row, all dynos ready.
 
-mod plot;
+pub mod plot;
 pub mod synthetic;
 
 use std::fmt::Write as _;
