@@ -120,7 +120,13 @@ fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let d = now - at;
     let s = d.num_seconds();
     if s < 0 {
-        return "in the future".to_string();
+        let ahead = -s;
+        return match ahead {
+            0..=89 => format!("in {ahead} s"),
+            90..=5399 => format!("in {} min", (ahead + 30) / 60),
+            5400..=172_799 => format!("in {} h", (ahead + 1800) / 3600),
+            _ => format!("in {} days", ahead / 86_400),
+        };
     }
     match s {
         0..=89 => format!("{s} s ago"),

@@ -33,3 +33,5 @@ mod schedules;
 mod secrets_echoed;
 mod simulate;
 mod state_schema;
+mod status_fixture;
+mod status_page;

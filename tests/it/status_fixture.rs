@@ -6,9 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dynopilot::status_page::{HistoryMinute, HistoryView, ScaleMark};
 
 /// `days` of per-minute history ending at `now` for an input named `input`
-/// with `per_dyno` load units per dyno. Deterministic: the same arguments
-/// give the same history. Minute `gap` (counted back from `now`, 60 long) has
-/// no data, as when the function did not run.
+/// with `per_dyno` load units per dyno, the daily wave shifted by `phase`
+/// (a fraction of a day). Deterministic. One hour (5 to 4 hours before `now`)
+/// has no data, as when the function did not run.
 pub fn history(
     now: DateTime<Utc>,
     days: i64,
@@ -31,17 +31,22 @@ pub fn history(
         let day = (i % 1440) as f64 / 1440.0;
         let wave = (std::f64::consts::TAU * (day + phase)).sin();
         let jitter = ((i * 7919) % 97) as f64 / 97.0 - 0.5;
-        let load = (per_dyno * (4.0 + 3.0 * wave) + per_dyno * 0.6 * jitter).max(0.0);
+        let load = (per_dyno * (4.0 + 3.0 * wave) + per_dyno * 0.3 * jitter).max(0.0);
         let target = ((load / per_dyno).ceil() as u32).clamp(1, 10);
         since_scale += 1;
-        if target != quantity && since_scale >= 5 {
+        // Up after 3 minutes, down after a 30-minute cool-off.
+        let settled = if target > quantity { 3 } else { 30 };
+        if target != quantity && since_scale >= settled {
             let (code, text) = if target > quantity {
                 (
                     "load_above",
                     format!("{input} needs {target} dynos at {load:.0}/min"),
                 )
             } else {
-                ("load_below", format!("{input} fell to {load:.0}/min for 5 min"))
+                (
+                    "load_below",
+                    format!("{input} fell to {load:.0}/min for 5 min"),
+                )
             };
             scales.push(ScaleMark {
                 at,
