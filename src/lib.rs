@@ -9,6 +9,9 @@
 //!                No I/O, no clock: `now` is an argument.
 //!     rules/     the rule registry (RULES): one file per rule with its settings,
 //!                its behaviour (RuleLogic), its keys and its parser.
+//!   drain/       pure: Logplex drain POST bodies (octet-counted frames) to
+//!                per-minute additive counters (router, runtime metrics, HireFire
+//!                queue line, L10); mergeable histograms. No I/O, no clock.
 //!   fields.rs    leaf: the TOML field walker (every error with its field path),
 //!                documented keys (KeyDoc), durations as users write them.
 //!   secrets/     port SecretResolver + EnvSecrets + SsmSecrets + MemorySecrets (fake);
@@ -91,6 +94,7 @@
 pub mod body_limit;
 pub mod config;
 pub mod domain;
+pub mod drain;
 pub mod engine;
 mod error_text;
 pub mod fields;
