@@ -78,3 +78,8 @@ pub fn parse_body(body: &[u8]) -> Batch {
     }
     batch
 }
+
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod tests;
