@@ -9,6 +9,9 @@
 //!                No I/O, no clock: `now` is an argument.
 //!     rules/     the rule registry (RULES): one file per rule with its settings,
 //!                its behaviour (RuleLogic), its keys and its parser.
+//!   drain/       pure: Logplex drain POST bodies (octet-counted frames) to
+//!                per-minute additive counters (router, runtime metrics, HireFire
+//!                queue line, L10); mergeable histograms. No I/O, no clock.
 //!   fields.rs    leaf: the TOML field walker (every error with its field path),
 //!                documented keys (KeyDoc), durations as users write them.
 //!   secrets/     port SecretResolver + EnvSecrets + SsmSecrets + MemorySecrets (fake);
@@ -33,6 +36,11 @@
 //!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier;
 //!                episodes (pure: which mails a run sends, deduplicated) and texts.
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
+//!   drain_store/ port DrainStore (per-minute log-drain aggregates, one request
+//!                per POST, frame ids once) + DynamoDbDrainStore + FileDrainStore
+//!                + MemoryDrainStore.
+//!   http/        the HTTP function (Function URL): a router by method and path,
+//!                Basic auth, `POST /drain` (Heroku log drains).
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
 //!                heartbeat, report; status and pause (for the Lambda and the CLI).
@@ -50,7 +58,8 @@
 //!   error_text.rs  leaf: errors as one readable line (AWS SDK errors, cause chains).
 //!   redact.rs    leaf: every secret the process holds, scrubbed from texts that quote a provider.
 //!   body_limit.rs  leaf: every external body read with a size cap (1 MiB for inputs and Heroku).
-//!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`.
+//!   bin/         entry points only: `dynopilot` (CLI), `dynopilot-lambda`,
+//!                `dynopilot-http` (the drain receiver).
 //! ```
 //!
 //! No two of these import each other (`python3 tests/import_cycles.py` lists
@@ -94,10 +103,13 @@
 pub mod body_limit;
 pub mod config;
 pub mod domain;
+pub mod drain;
+pub mod drain_store;
 pub mod engine;
 mod error_text;
 pub mod fields;
 pub mod heartbeat;
+pub mod http;
 pub mod init;
 pub mod inputs;
 pub mod lambda;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConfig};
+use crate::drain_store::{DrainStore, FileDrainStore, MemoryDrainStore};
 use crate::engine::Engine;
 use crate::heartbeat::{Heartbeat, HttpHeartbeat};
 use crate::inputs::{BuildContext, MetricSource};
@@ -43,6 +44,19 @@ pub struct Parts<'a> {
     pub secrets: &'a dyn SecretResolver,
     pub state: StateBackend,
     pub notifier: Arc<dyn Notifier>,
+    /// The log-drain aggregates; `None`: beside a file or memory state, none
+    /// for another store (drain inputs then fail to build, saying so).
+    pub drain: Option<Arc<dyn DrainStore>>,
+}
+
+/// The drain aggregates that go with a state backend: a file beside the state
+/// file, memory with memory.
+pub fn drain_beside(state: &StateBackend) -> Option<Arc<dyn DrainStore>> {
+    match state {
+        StateBackend::File(file) => Some(Arc::new(FileDrainStore::beside(file.path()))),
+        StateBackend::Memory(_) => Some(Arc::new(MemoryDrainStore::new())),
+        StateBackend::Other(_) => None,
+    }
 }
 
 /// An assembled function: the engine, and what its callers print with.
@@ -59,11 +73,14 @@ pub struct Assembled {
 /// be built, a secret reference that does not resolve; never a secret value).
 pub fn assemble(config: Config, parts: Parts<'_>) -> Result<Assembled, String> {
     let http = http_client()?;
+    let drain = parts.drain.clone().or_else(|| drain_beside(&parts.state));
     let sources = build_sources(
         &config,
         &BuildContext {
             secrets: parts.secrets,
             http: &http,
+            drain,
+            formation: None,
         },
     )?;
     let scaler: Arc<dyn Scaler> = match (&config.scaler, &parts.state) {
@@ -153,6 +170,7 @@ pub fn assemble_local(config: Config, state_path: Option<PathBuf>) -> Result<Ass
             secrets: &EnvSecrets,
             state,
             notifier: Arc::new(ConsoleNotifier),
+            drain: None,
         },
     )
 }
@@ -170,6 +188,12 @@ pub fn build_sources(
         .iter()
         .enumerate()
         .map(|(f, formation)| {
+            let ctx = BuildContext {
+                secrets: ctx.secrets,
+                http: ctx.http,
+                drain: ctx.drain.clone(),
+                formation: Some((&formation.app, &formation.process_type)),
+            };
             formation
                 .inputs
                 .iter()
@@ -177,7 +201,7 @@ pub fn build_sources(
                 .map(|(i, input)| {
                     input
                         .spec
-                        .build(ctx)
+                        .build(&ctx)
                         .map_err(|e| format!("formations[{f}].inputs[{i}]: {e}"))
                 })
                 .collect()

@@ -8,9 +8,11 @@
 //!   types come from their registries, [`crate::domain::RULES`] and
 //!   [`crate::inputs::INPUT_TYPES`]);
 //! - [`notifications`] reads `[notifications]`;
+//! - [`drains`] reads `[[drains]]` (Heroku log drains per app);
 //! - [`platform`] reads `[state]`, `[scaler]`, `[metrics]` and `[heartbeat]`;
 //! - [`reference`] makes the docs' key tables from the keys of all of them.
 
+pub mod drains;
 pub mod formation;
 pub mod notifications;
 pub mod platform;
@@ -29,6 +31,7 @@ pub use crate::fields::{FieldError, Fields};
 pub use crate::secrets::{
     secret_references, EnvSecrets, MemorySecrets, SecretRef, SecretResolver, SsmSecrets,
 };
+pub use drains::DrainConfig;
 pub use formation::{FormationConfig, InputConfig};
 pub use notifications::NotificationConfig;
 pub use platform::{
@@ -79,6 +82,8 @@ pub struct Config {
     /// The dead-man's switch, when configured.
     pub heartbeat: Option<HeartbeatConfig>,
     pub formations: Vec<FormationConfig>,
+    /// Heroku log drains received by `dynopilot-http` (`[[drains]]`).
+    pub drains: Vec<DrainConfig>,
 }
 
 /// Why a config was refused.
@@ -156,6 +161,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let notifications = notifications::read(top);
     let metrics = platform::read_metrics(top);
     let heartbeat = platform::read_heartbeat(top);
+    let drains = drains::read(top);
 
     let mut formations = Vec::new();
     let has_formations = top.has("formations");
@@ -204,6 +210,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         metrics: metrics?,
         heartbeat: heartbeat?,
         formations,
+        drains: drains?,
     })
 }
 
@@ -237,6 +244,7 @@ impl Config {
             "metrics": self.metrics.describe(),
             "heartbeat": self.heartbeat.as_ref().map(HeartbeatConfig::describe),
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
+            "drains": self.drains.iter().map(DrainConfig::describe).collect::<Vec<_>>(),
         })
     }
 }

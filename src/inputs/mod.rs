@@ -9,6 +9,7 @@
 mod app_metric;
 mod demo;
 mod google_analytics;
+mod heroku_drain;
 mod http_probe;
 mod http_status;
 mod new_relic;
@@ -32,6 +33,7 @@ use crate::secrets::SecretResolver;
 pub use app_metric::{AppMetricSource, AppMetricSpec};
 pub use demo::{ConstantSource, SineSource};
 pub use google_analytics::{GoogleAnalyticsSource, GoogleAnalyticsSpec};
+pub use heroku_drain::{last_complete_minute, DrainMetric, DrainSource, DrainSpec};
 pub use http_probe::{HttpProbeSource, HttpProbeSpec};
 pub use new_relic::{NewRelicSource, NewRelicSpec};
 pub use new_relic_nrql::{NrqlSource, NrqlSpec};
@@ -118,6 +120,11 @@ pub struct BuildContext<'a> {
     /// One HTTP client shared by every HTTP input: built once at cold start so
     /// connection pools and TLS sessions are reused across inputs and invocations.
     pub http: &'a reqwest::Client,
+    /// The log-drain aggregates (`heroku_router*` inputs), where the caller
+    /// has them: beside the state (file, memory, DynamoDB).
+    pub drain: Option<Arc<dyn crate::drain_store::DrainStore>>,
+    /// The formation the input belongs to: app and process type.
+    pub formation: Option<(&'a str, &'a str)>,
 }
 
 /// An input type's validated settings, able to build its adapter.
@@ -200,6 +207,8 @@ pub const INPUT_TYPES: &[InputType] = &[
     http_probe::HTTP_PROBE,
     app_metric::APP_METRIC,
     redis_queue::REDIS_QUEUE,
+    heroku_drain::HEROKU_ROUTER,
+    heroku_drain::HEROKU_ROUTER_TIME,
     replay::REPLAY,
 ];
 

@@ -94,8 +94,12 @@ impl Function {
             aws_sdk_dynamodb::Client::new(&aws),
             table,
         ));
+        let drain = Arc::new(crate::drain_store::DynamoDbDrainStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            store.table(),
+        ));
         let notifier = notifier(&config, &aws);
-        Self::build(config, &secrets, store, notifier)
+        Self::build_with_drain(config, &secrets, store, Some(drain), notifier)
     }
 
     /// Build from parts (tests use this with their own store and notifier).
@@ -108,12 +112,27 @@ impl Function {
         store: Arc<dyn crate::store::StateStore>,
         notifier: Arc<dyn Notifier>,
     ) -> Result<Self, String> {
+        Self::build_with_drain(config, secrets, store, None, notifier)
+    }
+
+    /// [`Self::build`] with the log-drain aggregates the drain inputs read.
+    ///
+    /// # Errors
+    /// As [`Self::build`].
+    pub fn build_with_drain(
+        config: Config,
+        secrets: &dyn SecretResolver,
+        store: Arc<dyn crate::store::StateStore>,
+        drain: Option<Arc<dyn crate::drain_store::DrainStore>>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Self, String> {
         let Assembled { engine, metrics } = wiring::assemble(
             config,
             Parts {
                 secrets,
                 state: StateBackend::Other(store),
                 notifier,
+                drain,
             },
         )?;
         Ok(Self { engine, metrics })

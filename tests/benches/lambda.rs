@@ -190,6 +190,8 @@ fn parts(toml: &str) -> Parts {
         &dynopilot::inputs::BuildContext {
             secrets: &Token,
             http: &http,
+            drain: None,
+            formation: None,
         },
     )
     .unwrap_or_else(|e| fail(&e));

@@ -93,6 +93,8 @@ async fn a_slow_input_and_a_hanging_heroku_read_end_before_the_deadline_with_sta
         &BuildContext {
             secrets: &EnvSecrets,
             http: &http,
+            drain: None,
+            formation: None,
         },
     )
     .expect("sources");

@@ -228,6 +228,7 @@ fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults()
         "metrics",
         "heartbeat",
         "formations",
+        "drains",
     ];
     let top: BTreeSet<String> = keys_of(&plain)
         .into_iter()
@@ -268,6 +269,13 @@ fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults()
     );
     assert_eq!(keys_of(&beat["heartbeat"]), row_keys(&rows("heartbeat")));
     assert_defaults("heartbeat", &rows("heartbeat"), &beat["heartbeat"]);
+
+    let drain = config_with(
+        "[[drains]]\napp = \"shop-app\"\ntoken = \"d.9173ea1f-6f14-4976-9cf0-7cd0dafdcdbc\"\ncredentials = \"env:DRAIN_CREDENTIALS\"",
+        constant,
+    );
+    assert_eq!(keys_of(&drain["drains"][0]), row_keys(&rows("drains")));
+    assert_defaults("drains[0]", &rows("drains"), &drain["drains"][0]);
 
     let formation = &plain["formations"][0];
     let mut formation_keys = keys_of(formation);

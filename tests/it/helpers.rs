@@ -302,6 +302,8 @@ mod http_fakes {
                 &BuildContext {
                     secrets,
                     http: &http,
+                    drain: None,
+                    formation: None,
                 },
             )
             .expect("sources build");
@@ -338,6 +340,8 @@ mod http_fakes {
             .build(&BuildContext {
                 secrets,
                 http: &http,
+                drain: None,
+                formation: None,
             })
             .expect("source builds");
         let fetched = source.fetch(now).await;
@@ -548,6 +552,8 @@ name = "load"
         config.formations[0].inputs[0].spec.build(&BuildContext {
             secrets,
             http: &http,
+            drain: None,
+            formation: None,
         })
     }
 
@@ -577,6 +583,8 @@ name = "load"
                 &BuildContext {
                     secrets,
                     http: &http,
+                    drain: None,
+                    formation: None,
                 },
             )
             .expect("sources build");

@@ -9,6 +9,7 @@ mod config;
 mod deadlines;
 mod decide;
 mod docs_reference;
+mod drain;
 mod engine;
 mod exactly_once;
 mod fault_matrix;
@@ -20,6 +21,8 @@ mod heroku;
 mod heroku_account;
 mod http_probe;
 mod lambda;
+#[path = "../fakes/logplex.rs"]
+mod logplex;
 mod metrics;
 mod new_relic;
 mod new_relic_nrql;

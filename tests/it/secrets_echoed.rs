@@ -130,6 +130,8 @@ interval = "1m"
         &BuildContext {
             secrets: &EnvSecrets,
             http: &http,
+            drain: None,
+            formation: None,
         },
     )
     .expect("sources build");
