@@ -11,6 +11,7 @@
 //! - [`platform`] reads `[state]`, `[scaler]`, `[metrics]` and `[heartbeat]`;
 //! - [`reference`] makes the docs' key tables from the keys of all of them.
 
+pub mod addons;
 pub mod formation;
 pub mod notifications;
 pub mod platform;
@@ -29,6 +30,7 @@ pub use crate::fields::{FieldError, Fields};
 pub use crate::secrets::{
     secret_references, EnvSecrets, MemorySecrets, SecretRef, SecretResolver, SsmSecrets,
 };
+pub use addons::{AddonConfig, AddonInputConfig, AddonInputKind};
 pub use formation::{FormationConfig, InputConfig};
 pub use notifications::NotificationConfig;
 pub use platform::{
@@ -79,6 +81,8 @@ pub struct Config {
     /// The dead-man's switch, when configured.
     pub heartbeat: Option<HeartbeatConfig>,
     pub formations: Vec<FormationConfig>,
+    /// Add-ons whose plan follows their use (`[[addons]]`).
+    pub addons: Vec<AddonConfig>,
 }
 
 /// Why a config was refused.
@@ -157,9 +161,12 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let metrics = platform::read_metrics(top);
     let heartbeat = platform::read_heartbeat(top);
 
+    let addons = addons::read_all(top);
     let mut formations = Vec::new();
     let has_formations = top.has("formations");
     match top.tables("formations") {
+        // A config may manage add-ons only.
+        None if !has_formations && !addons.is_empty() => {}
         None if !has_formations => {
             top.error("formations", "at least one [[formations]] is required")
         }
@@ -204,6 +211,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         metrics: metrics?,
         heartbeat: heartbeat?,
         formations,
+        addons,
     })
 }
 
@@ -227,7 +235,7 @@ impl Config {
     /// The config as a user writes it, every default filled in (`check-config`).
     /// Holds secret references, never secret values.
     pub fn describe(&self) -> Value {
-        json!({
+        let mut out = json!({
             "dry_run": self.dry_run,
             "time_zone": self.time_zone.name(),
             "fetch_deadline": format_duration(self.fetch_deadline),
@@ -237,6 +245,11 @@ impl Config {
             "metrics": self.metrics.describe(),
             "heartbeat": self.heartbeat.as_ref().map(HeartbeatConfig::describe),
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
-        })
+        });
+        // Only when there are add-ons: a formations-only config reads as before.
+        if !self.addons.is_empty() {
+            out["addons"] = self.addons.iter().map(AddonConfig::describe).collect();
+        }
+        out
     }
 }
