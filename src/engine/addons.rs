@@ -101,45 +101,47 @@ impl Work<'_> {
     }
 }
 
-/// Run every add-on once. Never fails as a whole: problems are in the reports.
-pub(super) async fn run(
-    addons: &[AddonConfig],
-    world: &AddonWorld,
-    store: &dyn StateStore,
-    notifier: &dyn Notifier,
-    notifications: &NotificationConfig,
-    invocation: &Invocation,
-    dry_run: bool,
-    deadline: Deadline,
-) -> Vec<AddonReport> {
-    let runs = addons.iter().zip(&world.sources).map(|(config, sources)| {
-        run_one(
-            config,
-            sources,
-            world.plans.as_ref(),
-            store,
-            notifier,
-            notifications,
-            invocation,
-            dry_run,
-            deadline,
-        )
-    });
-    join_all(runs).await
+/// What every add-on's run shares.
+pub(super) struct Context<'a> {
+    pub plans: &'a dyn AddonPlans,
+    pub store: &'a dyn StateStore,
+    pub notifier: &'a dyn Notifier,
+    pub notifications: &'a NotificationConfig,
+    pub invocation: &'a Invocation,
+    pub dry_run: bool,
+    pub deadline: Deadline,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Run every add-on once, side by side (`sources[a]` serves `addons[a]`).
+/// Never fails as a whole: problems are in the reports.
+pub(super) async fn run(
+    addons: &[AddonConfig],
+    sources: &[Vec<Arc<dyn UsageSource>>],
+    cx: &Context<'_>,
+) -> Vec<AddonReport> {
+    join_all(
+        addons
+            .iter()
+            .zip(sources)
+            .map(|(config, sources)| run_one(config, sources, cx)),
+    )
+    .await
+}
+
 async fn run_one(
     config: &AddonConfig,
     sources: &[Arc<dyn UsageSource>],
-    plans: &dyn AddonPlans,
-    store: &dyn StateStore,
-    notifier: &dyn Notifier,
-    notifications: &NotificationConfig,
-    invocation: &Invocation,
-    dry_run: bool,
-    deadline: Deadline,
+    cx: &Context<'_>,
 ) -> AddonReport {
+    let Context {
+        plans,
+        store,
+        notifier,
+        notifications,
+        invocation,
+        dry_run,
+        deadline,
+    } = *cx;
     let now = invocation.now;
     let key = config.key();
     let mut w = Work {

@@ -392,21 +392,17 @@ impl Engine {
             .iter()
             .map(|&i| self.config.addons[i].clone())
             .collect();
-        let sub = AddonWorld {
-            sources: picked.iter().map(|&i| world.sources[i].clone()).collect(),
-            plans: world.plans.clone(),
-        };
-        addons::run(
-            &configs,
-            &sub,
-            self.store.as_ref(),
-            self.notifier.as_ref(),
-            &self.config.notifications,
+        let sources: Vec<_> = picked.iter().map(|&i| world.sources[i].clone()).collect();
+        let cx = addons::Context {
+            plans: world.plans.as_ref(),
+            store: self.store.as_ref(),
+            notifier: self.notifier.as_ref(),
+            notifications: &self.config.notifications,
             invocation,
             dry_run,
             deadline,
-        )
-        .await
+        };
+        addons::run(&configs, &sources, &cx).await
     }
 
     fn select(&self, filter: Option<&[String]>, errors: &mut Vec<String>) -> Vec<usize> {
