@@ -8,13 +8,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::config::AddonInputKind;
 use crate::config::{Config, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConfig};
 use crate::drain_store::{DrainStore, FileDrainStore, MemoryDrainStore};
-use crate::engine::Engine;
+use crate::engine::{AddonWorld, Engine};
 use crate::heartbeat::{Heartbeat, HttpHeartbeat};
-use crate::inputs::{BuildContext, MetricSource};
+use crate::inputs::{BuildContext, MetricSource, MetricUsage, UsageSource};
 use crate::notify::{ConsoleNotifier, Notifier};
-use crate::scaler::{HerokuScaler, LocalScaler, MemoryScaler, Scaler};
+use crate::scaler::{
+    AddonPlans, AddonRef, HerokuScaler, LocalScaler, MemoryAddons, MemoryScaler, Scaler,
+};
 use crate::secrets::{EnvSecrets, SecretResolver};
 use crate::store::{DynamoDbStateStore, FileStateStore, MemoryStateStore, StateStore};
 
@@ -83,8 +86,23 @@ pub fn assemble(config: Config, parts: Parts<'_>) -> Result<Assembled, String> {
             formation: None,
         },
     )?;
+    let addon_sources = build_addon_sources(
+        &config,
+        &BuildContext {
+            secrets: parts.secrets,
+            http: &http,
+            drain: None,
+            formation: None,
+        },
+    )?;
+    let mut addon_plans: Arc<dyn AddonPlans> = Arc::new(memory_addons(&config));
     let scaler: Arc<dyn Scaler> = match (&config.scaler, &parts.state) {
-        (ScalerConfig::Heroku { .. }, _) => heroku_scaler(&config.scaler, parts.secrets, &http)?,
+        (ScalerConfig::Heroku { .. }, _) => {
+            // One client for formations and add-ons: one view of the rate limit.
+            let heroku = heroku_client(&config.scaler, parts.secrets, &http)?;
+            addon_plans = heroku.clone();
+            heroku
+        }
         (ScalerConfig::Local, StateBackend::File(file)) => {
             Arc::new(LocalScaler::new(file.clone(), initial_counts(&config)))
         }
@@ -96,7 +114,14 @@ pub fn assemble(config: Config, parts: Parts<'_>) -> Result<Assembled, String> {
     };
     let heartbeat = heartbeat(&config, parts.secrets, &http)?;
     let metrics = config.metrics.clone();
+    let has_addons = !config.addons.is_empty();
     let mut engine = Engine::new(config, sources, parts.state.store(), scaler, parts.notifier)?;
+    if has_addons {
+        engine = engine.with_addons(AddonWorld {
+            sources: addon_sources,
+            plans: addon_plans,
+        })?;
+    }
     if let Some(heartbeat) = heartbeat {
         engine = engine.with_heartbeat(heartbeat);
     }
@@ -209,6 +234,54 @@ pub fn build_sources(
         .collect()
 }
 
+/// Build every add-on input's source.
+///
+/// # Errors
+/// The first input whose source cannot be built, with its field path.
+pub fn build_addon_sources(
+    config: &Config,
+    ctx: &BuildContext<'_>,
+) -> Result<Vec<Vec<Arc<dyn UsageSource>>>, String> {
+    config
+        .addons
+        .iter()
+        .enumerate()
+        .map(|(a, addon)| {
+            addon
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, input)| {
+                    let built: Result<Arc<dyn UsageSource>, String> = match &input.kind {
+                        AddonInputKind::RedisInfo(spec) => spec.build(ctx),
+                        AddonInputKind::Metric { measures, spec, .. } => {
+                            spec.build(ctx).map(|source| {
+                                Arc::new(MetricUsage {
+                                    source,
+                                    dimension: measures.clone(),
+                                }) as Arc<dyn UsageSource>
+                            })
+                        }
+                    };
+                    built.map_err(|e| format!("addons[{a}].inputs[{i}]: {e}"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Add-ons in memory, each on its `min_plan` (local try-out runs).
+pub fn memory_addons(config: &Config) -> MemoryAddons {
+    let addons = MemoryAddons::new();
+    for a in &config.addons {
+        let name = match &a.addon {
+            AddonRef::Name(n) | AddonRef::Service(n) => n,
+        };
+        addons.set(&a.app, name, &a.policy.plans[a.policy.min_plan].name);
+    }
+    addons
+}
+
 /// The shared HTTP client: a User-Agent naming dynopilot, and connect timeouts
 /// short enough that one unreachable host cannot eat the invocation.
 ///
@@ -232,6 +305,18 @@ pub fn heroku_scaler(
     secrets: &dyn SecretResolver,
     http: &reqwest::Client,
 ) -> Result<Arc<dyn Scaler>, String> {
+    Ok(heroku_client(scaler, secrets, http)?)
+}
+
+/// [`heroku_scaler`] as the client itself, which also serves add-ons.
+///
+/// # Errors
+/// As [`heroku_scaler`].
+pub fn heroku_client(
+    scaler: &ScalerConfig,
+    secrets: &dyn SecretResolver,
+    http: &reqwest::Client,
+) -> Result<Arc<HerokuScaler>, String> {
     let ScalerConfig::Heroku {
         token,
         base_url,

@@ -13,6 +13,7 @@
 //! - [`reference`] makes the docs' key tables from the keys of all of them.
 
 pub mod drains;
+pub mod addons;
 pub mod formation;
 pub mod notifications;
 pub mod platform;
@@ -32,6 +33,7 @@ pub use crate::secrets::{
     secret_references, EnvSecrets, MemorySecrets, SecretRef, SecretResolver, SsmSecrets,
 };
 pub use drains::DrainConfig;
+pub use addons::{AddonConfig, AddonInputConfig, AddonInputKind};
 pub use formation::{FormationConfig, InputConfig};
 pub use notifications::NotificationConfig;
 pub use platform::{
@@ -84,6 +86,8 @@ pub struct Config {
     pub formations: Vec<FormationConfig>,
     /// Heroku log drains received by `dynopilot-http` (`[[drains]]`).
     pub drains: Vec<DrainConfig>,
+    /// Add-ons whose plan follows their use (`[[addons]]`).
+    pub addons: Vec<AddonConfig>,
 }
 
 /// Why a config was refused.
@@ -163,9 +167,12 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let heartbeat = platform::read_heartbeat(top);
     let drains = drains::read(top);
 
+    let addons = addons::read_all(top);
     let mut formations = Vec::new();
     let has_formations = top.has("formations");
     match top.tables("formations") {
+        // A config may manage add-ons only.
+        None if !has_formations && !addons.is_empty() => {}
         None if !has_formations => {
             top.error("formations", "at least one [[formations]] is required")
         }
@@ -211,6 +218,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         heartbeat: heartbeat?,
         formations,
         drains: drains?,
+        addons,
     })
 }
 
@@ -234,7 +242,7 @@ impl Config {
     /// The config as a user writes it, every default filled in (`check-config`).
     /// Holds secret references, never secret values.
     pub fn describe(&self) -> Value {
-        json!({
+        let mut out = json!({
             "dry_run": self.dry_run,
             "time_zone": self.time_zone.name(),
             "fetch_deadline": format_duration(self.fetch_deadline),
@@ -246,5 +254,11 @@ impl Config {
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
             "drains": self.drains.iter().map(DrainConfig::describe).collect::<Vec<_>>(),
         })
+        });
+        // Only when there are add-ons: a formations-only config reads as before.
+        if !self.addons.is_empty() {
+            out["addons"] = self.addons.iter().map(AddonConfig::describe).collect();
+        }
+        out
     }
 }

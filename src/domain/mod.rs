@@ -7,6 +7,7 @@
 mod bound;
 mod decide;
 mod history;
+mod plans;
 mod policy;
 pub mod rules;
 mod window;
@@ -16,6 +17,10 @@ pub use bound::{
 };
 pub use decide::{decide, Action, Decision, InputEstimate, InputStatus, Reason, ReasonCode};
 pub use history::{ScaleEvent, ScaleHistory, CLOCK_TOLERANCE, MAX_SCALE_EVENTS};
+pub use plans::{
+    decide_plan, limit_key, DimensionUse, PlanDecision, PlanPolicy, PlanReason, PlanReasonCode,
+    PlanSpec,
+};
 pub use policy::{InputPolicy, Policy, MAX_RETENTION};
 pub use rules::{duration_text, num as number_text};
 pub use rules::{

@@ -36,6 +36,7 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
+mod addons;
 mod clock;
 mod deadline;
 pub mod pacing;
@@ -50,7 +51,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
-use crate::config::{Config, FormationConfig, NotificationConfig};
+use crate::config::{AddonConfig, Config, FormationConfig, NotificationConfig};
 use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
 use crate::heartbeat::Heartbeat;
 use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
@@ -62,6 +63,7 @@ use crate::store::{
     Versioned,
 };
 
+pub use addons::{AddonReport, AddonWorld};
 pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
 pub use deadline::{MARGIN, PLATFORM_RESERVE, SAVE_RESERVE, SCALE_RESERVE};
 
@@ -126,6 +128,9 @@ pub struct EngineConfig {
     pub fetch_deadline: TimeDelta,
     pub notifications: NotificationConfig,
     pub formations: Vec<FormationConfig>,
+    /// Add-ons whose plan follows their use (run when the engine has an
+    /// [`AddonWorld`], see [`Engine::with_addons`]).
+    pub addons: Vec<AddonConfig>,
 }
 
 impl From<&Config> for EngineConfig {
@@ -135,6 +140,7 @@ impl From<&Config> for EngineConfig {
             fetch_deadline: c.fetch_deadline,
             notifications: c.notifications.clone(),
             formations: c.formations.clone(),
+            addons: c.addons.clone(),
         }
     }
 }
@@ -152,6 +158,7 @@ impl From<Config> for EngineConfig {
             fetch_deadline: c.fetch_deadline,
             notifications: c.notifications,
             formations: c.formations,
+            addons: c.addons,
         }
     }
 }
@@ -166,6 +173,8 @@ pub struct Engine {
     notifier: Arc<dyn Notifier>,
     /// The dead-man's switch, when configured.
     heartbeat: Option<Arc<dyn Heartbeat>>,
+    /// Sources and platform for the configured add-ons, when given.
+    addons: Option<AddonWorld>,
 }
 
 /// A formation's work in progress through the steps.
@@ -256,7 +265,26 @@ impl Engine {
             scaler,
             notifier,
             heartbeat: None,
+            addons: None,
         })
+    }
+
+    /// Run the configured add-ons too, with these sources and platform.
+    ///
+    /// # Errors
+    /// When `world` does not have one source per configured add-on input.
+    pub fn with_addons(mut self, world: AddonWorld) -> Result<Self, String> {
+        let shape_ok = world.sources.len() == self.config.addons.len()
+            && world
+                .sources
+                .iter()
+                .zip(&self.config.addons)
+                .all(|(s, a)| s.len() == a.inputs.len());
+        if !shape_ok {
+            return Err("one source per configured add-on input is required".into());
+        }
+        self.addons = Some(world);
+        Ok(self)
     }
 
     /// Ping `heartbeat` after each invocation in which no formation failed.
@@ -322,6 +350,7 @@ impl Engine {
             self.scale(&mut work, &claimed, now, deadline).await;
             self.notify(&mut work, &claimed, now, deadline).await;
             self.record(&mut work, &claimed, deadline).await;
+            let addons = self.run_addons(invocation, dry_run, deadline).await;
             let mut report = Report {
                 now,
                 event_id: invocation.event_id.clone(),
@@ -331,6 +360,7 @@ impl Engine {
                 heartbeat: None,
                 clock: invocation.clock.clone(),
                 reads,
+                addons,
             };
             report.heartbeat = self.ping(&report, deadline).await;
             report
@@ -339,13 +369,51 @@ impl Engine {
         .await
     }
 
+    /// The add-ons (those named in the filter, when there is one).
+    async fn run_addons(
+        &self,
+        invocation: &Invocation,
+        dry_run: bool,
+        deadline: Deadline,
+    ) -> Vec<AddonReport> {
+        let Some(world) = &self.addons else {
+            return Vec::new();
+        };
+        let selected = |name: &str| {
+            invocation
+                .formations
+                .as_ref()
+                .is_none_or(|f| f.iter().any(|n| n == name))
+        };
+        let picked: Vec<usize> = (0..self.config.addons.len())
+            .filter(|&i| selected(&self.config.addons[i].name))
+            .collect();
+        let configs: Vec<AddonConfig> = picked
+            .iter()
+            .map(|&i| self.config.addons[i].clone())
+            .collect();
+        let sources: Vec<_> = picked.iter().map(|&i| world.sources[i].clone()).collect();
+        let cx = addons::Context {
+            plans: world.plans.as_ref(),
+            store: self.store.as_ref(),
+            notifier: self.notifier.as_ref(),
+            notifications: &self.config.notifications,
+            invocation,
+            dry_run,
+            deadline,
+        };
+        addons::run(&configs, &sources, &cx).await
+    }
+
     fn select(&self, filter: Option<&[String]>, errors: &mut Vec<String>) -> Vec<usize> {
         let all = 0..self.config.formations.len();
         let Some(filter) = filter else {
             return all.collect();
         };
         for name in filter {
-            if !self.config.formations.iter().any(|f| &f.name == name) {
+            if !self.config.formations.iter().any(|f| &f.name == name)
+                && !self.config.addons.iter().any(|a| &a.name == name)
+            {
                 errors.push(format!("unknown formation {name:?}"));
             }
         }

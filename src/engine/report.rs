@@ -31,6 +31,9 @@ pub struct Report {
     /// How the platform's counts were read, when its API calls are rationed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reads: Option<ReadsReport>,
+    /// Add-on plans, when add-ons are configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addons: Vec<super::AddonReport>,
 }
 
 /// Why the event's `time` was not the run's `now` (see [`super::event_now`]).
@@ -65,7 +68,9 @@ impl Report {
     /// No formation failed and no invocation-level error: what the heartbeat
     /// and the `Decisions` metric (the deploy templates' dead-man alarm) count.
     pub fn succeeded(&self) -> bool {
-        self.errors.is_empty() && !self.formations.iter().any(|f| f.outcome == Outcome::Failed)
+        self.errors.is_empty()
+            && !self.formations.iter().any(|f| f.outcome == Outcome::Failed)
+            && !self.addons.iter().any(|a| a.outcome == Outcome::Failed)
     }
 }
 

@@ -15,10 +15,12 @@ mod http_status;
 mod new_relic;
 mod new_relic_nrql;
 mod pingdom;
+mod redis_info;
 mod redis_queue;
 mod replay;
 mod rest;
 mod scripted;
+mod usage;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -38,9 +40,13 @@ pub use http_probe::{HttpProbeSource, HttpProbeSpec};
 pub use new_relic::{NewRelicSource, NewRelicSpec};
 pub use new_relic_nrql::{NrqlSource, NrqlSpec};
 pub use pingdom::{PingdomSource, PingdomSpec};
+pub use redis_info::{
+    parse_info, RedisInfoSource, RedisInfoSpec, CONNECTIONS, MEMORY_MB, REDIS_INFO_KEYS,
+};
 pub use redis_queue::{QueueFlavor, QueueMetric, RedisQueueSource, RedisQueueSpec};
 pub use replay::{ReplaySource, ReplaySpec};
 pub use scripted::ScriptedSource;
+pub use usage::{FixedUsage, MetricUsage, Usage, UsageSource};
 
 /// Stable labels for why a poll failed. Reported, and stored as missing data:
 /// a failed poll is never read as zero load.

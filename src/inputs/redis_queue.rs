@@ -216,37 +216,11 @@ impl SourceSpec for RedisQueueSpec {
     }
 
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn MetricSource>, String> {
-        let reference = self.url.describe();
-        let url = ctx
-            .secrets
-            .resolve(&self.url)
-            .map_err(|e| format!("url: {e}"))?;
-        // The parser's messages may quote the URL, password and all: say only what is wrong.
-        let mut info: ConnectionInfo =
-            url.expose_secret().into_connection_info().map_err(|_| {
-                format!("url: the value of {reference} is not a redis:// or rediss:// URL")
-            })?;
-        match &mut info.addr {
-            ConnectionAddr::TcpTls { insecure, .. } => *insecure = self.tls_insecure,
-            ConnectionAddr::Tcp(..) => {}
-            _ => {
-                return Err(format!(
-                    "url: the value of {reference} is not a redis:// or rediss:// URL"
-                ))
-            }
-        }
-        let password = info
-            .redis
-            .password
-            .clone()
-            .filter(|p| !p.is_empty())
-            .map(SecretString::from);
-        // rustls needs one process-wide crypto provider; with more than one
-        // compiled in (the AWS SDK brings its own) it would refuse to pick, so
-        // name ring, the one reqwest uses. Already installed is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = redis::Client::open(info)
-            .map_err(|_| format!("url: cannot use the Redis URL from {reference}"))?;
+        let RedisClient {
+            client,
+            password,
+            reference,
+        } = redis_client(&self.url, self.tls_insecure, ctx)?;
         Ok(Arc::new(RedisQueueSource {
             client,
             password,
@@ -257,6 +231,59 @@ impl SourceSpec for RedisQueueSpec {
             key_prefix: self.key_prefix.clone(),
         }))
     }
+}
+
+/// A Redis client for a URL held as a secret reference, shared by the Redis
+/// inputs (`redis_queue`, `redis_info`).
+pub(super) struct RedisClient {
+    pub client: redis::Client,
+    /// Only to scrub it from error messages.
+    pub password: Option<SecretString>,
+    /// The secret reference, printed instead of the URL.
+    pub reference: String,
+}
+
+/// # Errors
+/// A message naming the reference (never the URL) when it does not resolve
+/// or is not a `redis://`/`rediss://` URL.
+pub(super) fn redis_client(
+    url: &SecretRef,
+    tls_insecure: bool,
+    ctx: &BuildContext<'_>,
+) -> Result<RedisClient, String> {
+    let reference = url.describe();
+    let secret = ctx.secrets.resolve(url).map_err(|e| format!("url: {e}"))?;
+    // The parser's messages may quote the URL, password and all: say only what is wrong.
+    let mut info: ConnectionInfo = secret
+        .expose_secret()
+        .into_connection_info()
+        .map_err(|_| format!("url: the value of {reference} is not a redis:// or rediss:// URL"))?;
+    match &mut info.addr {
+        ConnectionAddr::TcpTls { insecure, .. } => *insecure = tls_insecure,
+        ConnectionAddr::Tcp(..) => {}
+        _ => {
+            return Err(format!(
+                "url: the value of {reference} is not a redis:// or rediss:// URL"
+            ))
+        }
+    }
+    let password = info
+        .redis
+        .password
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(SecretString::from);
+    // rustls needs one process-wide crypto provider; with more than one
+    // compiled in (the AWS SDK brings its own) it would refuse to pick, so
+    // name ring, the one reqwest uses. Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = redis::Client::open(info)
+        .map_err(|_| format!("url: cannot use the Redis URL from {reference}"))?;
+    Ok(RedisClient {
+        client,
+        password,
+        reference,
+    })
 }
 
 /// Adapter: reads queue lengths or the oldest job over one Redis connection.
@@ -307,39 +334,7 @@ impl RedisQueueSource {
 
     /// A Redis error as a [`SourceError`], with the password scrubbed.
     fn error(&self, doing: &str, e: &RedisError) -> SourceError {
-        let text = e.to_string();
-        let lower = text.to_ascii_lowercase();
-        let code = e.code().unwrap_or_default();
-        let kind = if e.kind() == ErrorKind::AuthenticationFailed
-            || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
-            || lower.contains("wrongpass")
-            || lower.contains("noauth")
-        {
-            SourceErrorKind::Unauthorized
-        } else if e.kind() == ErrorKind::TypeError
-            || code == "WRONGTYPE"
-            || lower.contains("wrongtype")
-        {
-            SourceErrorKind::Malformed
-        } else if e.is_timeout() {
-            SourceErrorKind::Timeout
-        } else if lower.contains("certificate") {
-            SourceErrorKind::Setup
-        } else {
-            SourceErrorKind::Unavailable
-        };
-        let hint = match kind {
-            SourceErrorKind::Setup => {
-                " (Heroku Redis serves a self-signed certificate: set tls_insecure = true)"
-            }
-            SourceErrorKind::Malformed => " (a key of the queue is not a list)",
-            _ => "",
-        };
-        let mut message = format!("Redis at {}: {doing}: {text}{hint}", self.reference);
-        if let Some(password) = &self.password {
-            message = message.replace(password.expose_secret(), "[REDACTED]");
-        }
-        SourceError::new(kind, message)
+        redis_error(&self.reference, self.password.as_ref(), doing, e)
     }
 
     async fn length(
@@ -395,6 +390,46 @@ impl RedisQueueSource {
         }
         Ok(latency)
     }
+}
+
+/// A Redis error as a [`SourceError`], with the password scrubbed.
+pub(super) fn redis_error(
+    reference: &str,
+    password: Option<&SecretString>,
+    doing: &str,
+    e: &RedisError,
+) -> SourceError {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    let code = e.code().unwrap_or_default();
+    let kind = if e.kind() == ErrorKind::AuthenticationFailed
+        || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
+        || lower.contains("wrongpass")
+        || lower.contains("noauth")
+    {
+        SourceErrorKind::Unauthorized
+    } else if e.kind() == ErrorKind::TypeError || code == "WRONGTYPE" || lower.contains("wrongtype")
+    {
+        SourceErrorKind::Malformed
+    } else if e.is_timeout() {
+        SourceErrorKind::Timeout
+    } else if lower.contains("certificate") {
+        SourceErrorKind::Setup
+    } else {
+        SourceErrorKind::Unavailable
+    };
+    let hint = match kind {
+        SourceErrorKind::Setup => {
+            " (Heroku Redis serves a self-signed certificate: set tls_insecure = true)"
+        }
+        SourceErrorKind::Malformed => " (a key of the queue is not a list)",
+        _ => "",
+    };
+    let mut message = format!("Redis at {}: {doing}: {text}{hint}", reference);
+    if let Some(password) = password {
+        message = message.replace(password.expose_secret(), "[REDACTED]");
+    }
+    SourceError::new(kind, message)
 }
 
 fn sidekiq_key(prefix: &str, queue: &str) -> String {

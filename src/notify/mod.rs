@@ -36,6 +36,12 @@ pub enum NotificationKind {
     QuantityAbove,
     /// Debug: what was measured in one invocation.
     Measurement,
+    /// An add-on's plan was changed.
+    PlanChanged,
+    /// An add-on's plan change was refused or failed (an episode).
+    PlanChangeFailed,
+    /// An add-on needs more than the top of its ladder (or its `max_plan`).
+    NeedsAbovePlans,
 }
 
 impl NotificationKind {
@@ -50,6 +56,9 @@ impl NotificationKind {
             Self::TooRapid => "too_rapid",
             Self::QuantityAbove => "quantity_above",
             Self::Measurement => "measurement",
+            Self::PlanChanged => "plan_changed",
+            Self::PlanChangeFailed => "plan_change_failed",
+            Self::NeedsAbovePlans => "needs_above_plans",
         }
     }
 }

@@ -122,7 +122,7 @@ impl HerokuScaler {
     }
 
     /// `base_url` + path segments, each percent-encoded.
-    fn url(&self, segments: &[&str]) -> Result<Url, ScaleError> {
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, ScaleError> {
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| {
@@ -134,7 +134,7 @@ impl HerokuScaler {
     }
 
     /// One call with retries. `what` says what was asked, for messages.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         url: Url,

@@ -5,6 +5,7 @@
 //! batch `PATCH`). The platform's count is the truth: a manual `heroku
 //! ps:scale` shows up as the current count and is decided from, not fought.
 
+mod addons;
 mod heroku;
 mod local;
 mod memory;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use addons::{AddonInfo, AddonPlans, AddonRef, MemoryAddons, PlanCall};
 pub use heroku::{HerokuScaler, DEFAULT_BASE_URL as HEROKU_BASE_URL, LOW_RATE_LIMIT};
 pub use local::LocalScaler;
 pub use memory::{MemoryScaler, ScaleCall};

@@ -61,6 +61,28 @@ pub struct FormationState {
     /// between trust it ([`crate::engine::pacing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read: Option<CountRead>,
+    /// Only in an add-on's record (`addon#app#name`): its plan bookkeeping.
+    /// The rest of the record serves add-ons as it serves formations, with
+    /// plan indexes on the ladder for counts (window per dimension, history,
+    /// pending claim, pause, episodes, decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addon: Option<AddonMark>,
+}
+
+/// What an add-on's record keeps besides the formation-like parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddonMark {
+    /// The plan read from the platform by the newest run (`service:plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The plan a claimed change asks for (with `pending`): settled by name,
+    /// so a ladder edited between runs cannot mislead the settlement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_plan: Option<String>,
+    /// Since when the plan below the current one has fitted (the downgrade delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fits_lower_since: Option<DateTime<Utc>>,
 }
 
 /// A process type's count as the platform reported it, and when.

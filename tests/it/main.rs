@@ -1,5 +1,6 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
+mod addons;
 mod app_metric;
 mod aws;
 mod body_limit;
@@ -19,6 +20,8 @@ mod helpers;
 mod heroku;
 #[path = "../fakes/heroku_account.rs"]
 mod heroku_account;
+#[path = "../fakes/heroku_addons.rs"]
+mod heroku_addons;
 mod http_probe;
 mod lambda;
 #[path = "../fakes/logplex.rs"]
