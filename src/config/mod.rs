@@ -253,7 +253,6 @@ impl Config {
             "heartbeat": self.heartbeat.as_ref().map(HeartbeatConfig::describe),
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
             "drains": self.drains.iter().map(DrainConfig::describe).collect::<Vec<_>>(),
-        })
         });
         // Only when there are add-ons: a formations-only config reads as before.
         if !self.addons.is_empty() {

@@ -97,6 +97,7 @@ async fn world(extra: &str, redis: &str, plan: &str) -> World {
             secrets: &secrets,
             state: StateBackend::Memory(store.clone()),
             notifier: notifier.clone(),
+            drain: None,
         },
     )
     .expect("assembles");
