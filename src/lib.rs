@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! src/
-//!   domain/      the pure core: Policy, Window, ScaleHistory, decide() -> Decision.
+//!   domain/      the pure core: Policy, Window, ScaleHistory, decide() -> Decision;
+//!                plans.rs: an add-on's plan ladder, decide_plan() -> PlanDecision.
 //!                No I/O, no clock: `now` is an argument.
 //!     rules/     the rule registry (RULES): one file per rule with its settings,
 //!                its behaviour (RuleLogic), its keys and its parser.
@@ -17,14 +18,15 @@
 //!   secrets/     port SecretResolver + EnvSecrets + SsmSecrets + MemorySecrets (fake);
 //!                references (env:, ssm:) in the config, never values.
 //!   config/      TOML config -> validated domain values, one file per concern
-//!                (top level, formation + inputs, notifications, platform:
+//!                (top level, formation + inputs, add-ons, notifications, platform:
 //!                state/scaler/metrics/heartbeat), each with its reader,
 //!                defaults, keys and describe; reference.rs makes the docs'
 //!                key tables from those keys.
 //!   inputs/      port MetricSource + the input registry (INPUT_TYPES): one file
 //!                per input type with its settings, keys, parser, adapter and
 //!                what the simulator feeds it; demo inputs, replay and the
-//!                ScriptedSource fake.
+//!                ScriptedSource fake. Port UsageSource (an add-on's use per
+//!                dimension): redis_info, any input via MetricUsage, FixedUsage fake.
 //!   trace.rs     leaf: per-minute load traces (CSV), for replay and simulate.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore;
@@ -32,7 +34,8 @@
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults)
-//!                + SimulatedScaler (dynos that boot, for the simulator).
+//!                + SimulatedScaler (dynos that boot, for the simulator);
+//!                port AddonPlans (an add-on's plan) on HerokuScaler + MemoryAddons.
 //!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier;
 //!                episodes (pure: which mails a run sends, deduplicated) and texts.
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
@@ -43,7 +46,8 @@
 //!                Basic auth, `POST /drain` (Heroku log drains).
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
-//!                heartbeat, report; status and pause (for the Lambda and the CLI).
+//!                heartbeat, report; status and pause (for the Lambda and the CLI);
+//!                addons.rs: the same steps for add-on plans.
 //!   wiring.rs    the one place an Engine is assembled from a config (the Lambda
 //!                and the CLI call it); state stores for local runs.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through

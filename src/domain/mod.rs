@@ -10,6 +10,7 @@ mod history;
 mod plans;
 mod policy;
 pub mod rules;
+pub mod sizes;
 mod window;
 
 pub use bound::{

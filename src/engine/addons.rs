@@ -531,6 +531,11 @@ async fn notify(
     now: DateTime<Utc>,
     deadline: Deadline,
 ) {
+    // Without a decision (the plan could not be read) nothing is known about
+    // the episodes: none opens, none is declared resolved.
+    if w.decision.is_none() {
+        return;
+    }
     let c = w.config;
     let subject = |what: &str| format!("[dynopilot] {} {what}", c.name);
     let reason = w

@@ -380,6 +380,35 @@ async fn a_need_above_max_plan_is_mailed_as_an_episode() {
 }
 
 #[tokio::test]
+async fn a_plan_that_cannot_be_read_neither_changes_nor_resolves_an_open_episode() {
+    let plans = Arc::new(MemoryAddons::new().with("shop-app", ADDON, "heroku-redis:mini"));
+    let notifier = Arc::new(RecordingNotifier::new());
+    let engine = memory_engine(
+        "",
+        usage(41.0),
+        plans.clone(),
+        notifier.clone(),
+        Arc::new(MemoryStateStore::new()),
+    );
+    // A refused change opens the episode...
+    plans.fail_next(dynopilot::scaler::ScaleError::new(
+        dynopilot::scaler::ScaleErrorKind::Rejected,
+        "422 invalid_params: no",
+    ));
+    assert_eq!(run(&engine, at(12, 0)).await.outcome, Outcome::Failed);
+    // ...and a run that cannot read the plan says so, changes nothing, mails nothing.
+    plans.fail_reads(Some(dynopilot::scaler::ScaleError::new(
+        dynopilot::scaler::ScaleErrorKind::Unavailable,
+        "503",
+    )));
+    let r = run(&engine, at(12, 1)).await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(r.errors[0].stage, "read_addon");
+    assert_eq!(plans.calls().len(), 1);
+    assert_eq!(kinds(&notifier), vec!["plan_change_failed"]);
+}
+
+#[tokio::test]
 async fn dry_run_and_pause_change_nothing() {
     let plans = Arc::new(MemoryAddons::new().with("shop-app", ADDON, "heroku-redis:mini"));
     let store = Arc::new(MemoryStateStore::new());

@@ -1,0 +1,387 @@
+//! Dyno sizes (scaling up a formation): the pure core, not yet wired into the
+//! config or the engine.
+//!
+//! - [`choose_size`]: given the need in dynos of a ladder's first size, the size
+//!   and count to run: up to the next size as soon as the count at the current
+//!   size would exceed its limit (`max`, or the size's own), down one size only
+//!   when the smaller size has had room to spare for `down_delay`.
+//! - [`check_app_sizes`] / [`check_generation`]: what Heroku refuses, said
+//!   before it does: eco/basic mixed with other tiers in one app, Cedar names on
+//!   a Fir app and the reverse.
+//! - [`monthly_price`]: list prices per size (the Heroku CLI's table), for
+//!   costs in dollars.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// One size of a formation's ladder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeStep {
+    /// As Heroku names it (`standard-2x`; case does not matter).
+    pub name: String,
+    /// Capacity relative to the ladder's first size (the first is 1).
+    pub capacity: f64,
+    /// Most dynos of this size, below the formation's `max`.
+    pub max: Option<u32>,
+}
+
+/// A formation's sizes, smallest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeLadder {
+    pub steps: Vec<SizeStep>,
+    /// The smaller size fits when its count is at most this fraction of its limit.
+    pub down_at: f64,
+    /// How long the smaller size must have fitted, and the last size change be old.
+    pub down_delay: TimeDelta,
+}
+
+/// Why the size is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeReason {
+    /// The current size serves the need within its limit.
+    Fits,
+    /// The count at the current size would exceed its limit: a larger size.
+    Outgrown,
+    /// Even the largest size cannot serve the need within its limit: capped.
+    AboveTop,
+    /// The smaller size has fitted for the delay: one size down.
+    Smaller,
+    /// The smaller size fits, but not yet for the delay.
+    DownDelay,
+}
+
+/// The outcome of [`choose_size`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeChoice {
+    /// Index into the ladder.
+    pub size: usize,
+    /// Dynos of that size: count and size change in one formation update.
+    pub count: u32,
+    pub reason: SizeReason,
+    /// Since when the smaller size has fitted (to be stored).
+    pub fits_smaller_since: Option<DateTime<Utc>>,
+}
+
+impl SizeLadder {
+    fn limit(&self, size: usize, max: u32) -> u32 {
+        self.steps[size].max.map_or(max, |m| m.min(max))
+    }
+
+    /// Dynos of `size` that serve `need` dynos of the first size, at least `min`.
+    pub fn count_at(&self, size: usize, need: u32, min: u32) -> u32 {
+        let capacity = self.steps[size].capacity.max(f64::MIN_POSITIVE);
+        ((f64::from(need) / capacity).ceil() as u32).max(min)
+    }
+}
+
+/// The size and count for `need` dynos of the ladder's first size.
+/// `current` is the current size's index; `min`/`max` are the formation's
+/// bounds in force; `last_change` the newest size change.
+#[allow(clippy::too_many_arguments)]
+pub fn choose_size(
+    ladder: &SizeLadder,
+    need: u32,
+    current: usize,
+    min: u32,
+    max: u32,
+    last_change: Option<DateTime<Utc>>,
+    fits_smaller_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> SizeChoice {
+    let top = ladder.steps.len().saturating_sub(1);
+    let current = current.min(top);
+    let at = |size: usize| ladder.count_at(size, need, min);
+    let choice = |size, count, reason, since| SizeChoice {
+        size,
+        count,
+        reason,
+        fits_smaller_since: since,
+    };
+    if at(current) > ladder.limit(current, max) {
+        // Up fast: the first larger size whose count fits its limit.
+        return match (current + 1..=top).find(|&s| at(s) <= ladder.limit(s, max)) {
+            Some(s) => choice(s, at(s), SizeReason::Outgrown, None),
+            None => choice(
+                top,
+                at(top).min(ladder.limit(top, max)),
+                SizeReason::AboveTop,
+                None,
+            ),
+        };
+    }
+    let hold = choice(current, at(current), SizeReason::Fits, None);
+    let Some(smaller) = current.checked_sub(1) else {
+        return hold;
+    };
+    let room = (ladder.down_at * f64::from(ladder.limit(smaller, max))).floor() as u32;
+    if at(smaller) > room {
+        return hold;
+    }
+    let since = fits_smaller_since.filter(|s| *s <= now).unwrap_or(now);
+    let changed_ago = last_change.map_or(TimeDelta::MAX, |c| now - c);
+    if now - since < ladder.down_delay || changed_ago < ladder.down_delay {
+        return choice(current, at(current), SizeReason::DownDelay, Some(since));
+    }
+    choice(smaller, at(smaller), SizeReason::Smaller, None)
+}
+
+/// An app's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    Cedar,
+    Fir,
+}
+
+impl Generation {
+    /// From `app.generation`'s name (`"cedar"`, `"fir"`; the API gives it as a
+    /// string or as an object's `name`, the caller takes it out).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "cedar" => Some(Self::Cedar),
+            "fir" => Some(Self::Fir),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Cedar => "Cedar",
+            Self::Fir => "Fir",
+        }
+    }
+}
+
+/// Cedar sizes and their list price in dollars a month (the Heroku CLI's
+/// `COST_MONTHLY`; Eco is a flat $5 account pool, 0 per dyno here).
+const CEDAR: &[(&str, u32)] = &[
+    ("eco", 0),
+    ("basic", 7),
+    ("standard-1x", 25),
+    ("standard-2x", 50),
+    ("performance-m", 250),
+    ("performance-l", 500),
+    ("performance-l-ram", 500),
+    ("performance-xl", 750),
+    ("performance-2xl", 1500),
+];
+
+/// Fir sizes (`dyno-<N>c-<M>gb`) with their list price in dollars a month.
+const FIR: &[(&str, u32)] = &[
+    ("dyno-1c-0.5gb", 25),
+    ("dyno-2c-1gb", 50),
+    ("dyno-2c-4gb", 150),
+    ("dyno-4c-8gb", 300),
+    ("dyno-8c-16gb", 600),
+    ("dyno-16c-32gb", 1200),
+    ("dyno-32c-64gb", 2400),
+    ("dyno-1c-4gb", 80),
+    ("dyno-2c-8gb", 160),
+    ("dyno-4c-16gb", 320),
+    ("dyno-8c-32gb", 640),
+    ("dyno-16c-64gb", 1000),
+    ("dyno-1c-8gb", 100),
+    ("dyno-2c-16gb", 250),
+    ("dyno-4c-32gb", 500),
+    ("dyno-8c-64gb", 750),
+    ("dyno-16c-128gb", 1500),
+];
+
+/// Which generation a size name belongs to (`None`: not a known name).
+/// Private-/Shield- sizes are Cedar (Private Spaces).
+pub fn size_generation(name: &str) -> Option<Generation> {
+    let n = name.to_ascii_lowercase();
+    if CEDAR.iter().any(|(c, _)| *c == n) || n.starts_with("private-") || n.starts_with("shield-") {
+        Some(Generation::Cedar)
+    } else if FIR.iter().any(|(f, _)| *f == n) {
+        Some(Generation::Fir)
+    } else {
+        None
+    }
+}
+
+/// List price in dollars a month, where the contracts give one.
+pub fn monthly_price(name: &str) -> Option<u32> {
+    let n = name.to_ascii_lowercase();
+    CEDAR
+        .iter()
+        .chain(FIR)
+        .find(|(s, _)| *s == n)
+        .map(|(_, price)| *price)
+}
+
+fn single_type_tier(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "eco" | "basic" | "hobby" | "free"
+    )
+}
+
+/// Every size one app may run (all its formations' ladders): Heroku refuses
+/// eco/basic next to any other tier ("Cannot use the following dyno types in
+/// the same app: Basic and Standard-1X"), and one app is Cedar or Fir.
+///
+/// # Errors
+/// A sentence naming the sizes that cannot go together.
+pub fn check_app_sizes(names: &[&str]) -> Result<(), String> {
+    let single: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| single_type_tier(n))
+        .collect();
+    let others: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !single_type_tier(n))
+        .collect();
+    if let (Some(s), Some(o)) = (single.first(), others.first()) {
+        return Err(format!(
+            "{s} and {o} cannot run in the same app: Heroku allows eco and basic dynos only on their own"
+        ));
+    }
+    let distinct_single: std::collections::BTreeSet<String> =
+        single.iter().map(|n| n.to_ascii_lowercase()).collect();
+    if distinct_single.len() > 1 {
+        return Err(format!(
+            "{} cannot run in the same app: one of eco or basic for all process types",
+            distinct_single
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
+    let cedar = names
+        .iter()
+        .find(|n| size_generation(n) == Some(Generation::Cedar));
+    let fir = names
+        .iter()
+        .find(|n| size_generation(n) == Some(Generation::Fir));
+    if let (Some(c), Some(f)) = (cedar, fir) {
+        return Err(format!(
+            "{c} is a Cedar size and {f} a Fir size: an app runs on one generation"
+        ));
+    }
+    Ok(())
+}
+
+/// The sizes against the app's generation, as read from the platform.
+///
+/// # Errors
+/// A sentence naming the first size of the other generation.
+pub fn check_generation(names: &[&str], app: Generation) -> Result<(), String> {
+    match names
+        .iter()
+        .find(|n| size_generation(n).is_some_and(|g| g != app))
+    {
+        Some(n) => Err(format!(
+            "the app runs on {} but size {n} is a {} size{}",
+            app.as_str(),
+            if app == Generation::Fir {
+                "Cedar"
+            } else {
+                "Fir"
+            },
+            if app == Generation::Fir {
+                " (Fir sizes are named like dyno-2c-4gb)"
+            } else {
+                " (Cedar sizes are named like standard-2x)"
+            }
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ladder() -> SizeLadder {
+        let step = |name: &str, capacity: f64| SizeStep {
+            name: name.into(),
+            capacity,
+            max: None,
+        };
+        SizeLadder {
+            steps: vec![
+                step("standard-1x", 1.0),
+                step("standard-2x", 2.0),
+                step("performance-m", 12.0),
+            ],
+            down_at: 0.5,
+            down_delay: TimeDelta::hours(1),
+        }
+    }
+
+    fn t(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 5, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_need_above_max_at_standard_1x_moves_to_standard_2x_with_the_right_count() {
+        // 14 standard-1x dynos needed, max 10: 7 standard-2x.
+        let c = choose_size(&ladder(), 14, 0, 1, 10, None, None, t(12));
+        assert_eq!((c.size, c.count, c.reason), (1, 7, SizeReason::Outgrown));
+        // 30 needed: standard-2x would take 15 > 10, so performance-m, 3.
+        let c = choose_size(&ladder(), 30, 0, 1, 10, None, None, t(12));
+        assert_eq!((c.size, c.count), (2, 3));
+    }
+
+    #[test]
+    fn a_per_size_limit_moves_up_before_max() {
+        let mut l = ladder();
+        l.steps[0].max = Some(4);
+        let c = choose_size(&l, 5, 0, 1, 10, None, None, t(12));
+        assert_eq!((c.size, c.count), (1, 3));
+    }
+
+    #[test]
+    fn above_the_top_is_capped_at_its_limit() {
+        let c = choose_size(&ladder(), 500, 1, 1, 10, None, None, t(12));
+        assert_eq!((c.size, c.count, c.reason), (2, 10, SizeReason::AboveTop));
+    }
+
+    #[test]
+    fn down_one_size_only_after_the_delay() {
+        // 4 needed at standard-2x (2 dynos); standard-1x would take 4 <= 5 (half of 10).
+        let c = choose_size(&ladder(), 4, 1, 1, 10, Some(t(8)), None, t(12));
+        assert_eq!((c.size, c.reason), (1, SizeReason::DownDelay));
+        assert_eq!(c.fits_smaller_since, Some(t(12)));
+        let c = choose_size(&ladder(), 4, 1, 1, 10, Some(t(8)), Some(t(12)), t(13));
+        assert_eq!((c.size, c.count, c.reason), (0, 4, SizeReason::Smaller));
+        // Not within the delay of the last size change either.
+        let c = choose_size(&ladder(), 4, 1, 1, 10, Some(t(13)), Some(t(10)), t(13));
+        assert_eq!(c.reason, SizeReason::DownDelay);
+        // 8 needed: standard-1x would take 8 > 5: stays.
+        let c = choose_size(&ladder(), 8, 1, 1, 10, None, Some(t(1)), t(13));
+        assert_eq!((c.size, c.count, c.reason), (1, 4, SizeReason::Fits));
+    }
+
+    #[test]
+    fn eco_or_basic_cannot_mix_with_other_tiers_nor_cedar_with_fir() {
+        assert!(check_app_sizes(&["standard-1x", "performance-m"]).is_ok());
+        let e = check_app_sizes(&["basic", "standard-1x"]).unwrap_err();
+        assert!(e.contains("basic and standard-1x"), "{e}");
+        assert!(check_app_sizes(&["eco", "basic"]).is_err());
+        let e = check_app_sizes(&["standard-2x", "dyno-2c-4gb"]).unwrap_err();
+        assert!(e.contains("Cedar") && e.contains("Fir"), "{e}");
+    }
+
+    #[test]
+    fn sizes_are_checked_against_the_apps_generation() {
+        assert_eq!(Generation::parse("Fir"), Some(Generation::Fir));
+        let e = check_generation(&["standard-1x"], Generation::Fir).unwrap_err();
+        assert!(
+            e.contains("runs on Fir") && e.contains("standard-1x"),
+            "{e}"
+        );
+        assert!(check_generation(&["dyno-1c-0.5gb"], Generation::Fir).is_ok());
+        assert!(check_generation(&["Performance-M"], Generation::Cedar).is_ok());
+    }
+
+    #[test]
+    fn prices_come_from_the_list() {
+        assert_eq!(monthly_price("Standard-2X"), Some(50));
+        assert_eq!(monthly_price("performance-m"), Some(250));
+        assert_eq!(monthly_price("dyno-2c-4gb"), Some(150));
+        assert_eq!(monthly_price("private-s"), None);
+    }
+}
