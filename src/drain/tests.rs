@@ -197,6 +197,18 @@ fn router_values_may_be_bare_quoted_empty_or_without_ms() {
 }
 
 #[test]
+fn router_text_that_is_not_a_request_is_skipped() {
+    assert_eq!(router("Shutting down"), Line::Skipped(Skip::NotAggregated));
+    assert_eq!(
+        router("sock=client foo=bar"),
+        Line::Skipped(Skip::NotAggregated)
+    );
+    assert!(
+        matches!(router("sock=client at=warning code=H27 dyno=web.1 status=499"), Line::Router(l) if l.code == Some(27))
+    );
+}
+
+#[test]
 fn router_lines_without_a_dyno_count_for_the_app_only() {
     let h11 = msg("heroku", "router", "at=error code=H11 desc=\"Backlog too deep\" method=GET path=\"/\" host=x fwd=1.1.1.1 dyno= connect= service= status=503 bytes=");
     let batch = parse_body(&framed(&[h11]));
