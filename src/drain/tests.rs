@@ -161,7 +161,7 @@ fn app_minute_counters_round_trip_and_unknown_names_are_named() {
         assert_eq!(&AppMinute::from_counters(&m.counters()).unwrap(), m);
     }
     for bad in [
-        "web.zz", "bogus", "web.sv_x", "web.e_h1", "w!b.rq", "sv_999",
+        "web.zz", "bogus", "web.zz_1", "xx_z", "web.sv_x", "web.e_h1", "w!b.rq", "sv_999",
     ] {
         let c = BTreeMap::from([(bad.to_string(), 1)]);
         let err = AppMinute::from_counters(&c).unwrap_err();
