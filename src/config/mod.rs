@@ -17,6 +17,7 @@ pub mod formation;
 pub mod notifications;
 pub mod platform;
 pub mod reference;
+pub mod status_page;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,6 +38,7 @@ pub use notifications::NotificationConfig;
 pub use platform::{
     HeartbeatConfig, HeartbeatMethod, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConfig,
 };
+pub use status_page::StatusPageConfig;
 
 /// The demo config embedded in the binary: a sine input, file state, dry run.
 pub const DEMO_CONFIG: &str = include_str!("../../infra/demo.toml");
@@ -84,6 +86,8 @@ pub struct Config {
     pub formations: Vec<FormationConfig>,
     /// Heroku log drains received by `dynopilot-http` (`[[drains]]`).
     pub drains: Vec<DrainConfig>,
+    /// `GET /status`'s credentials (`[status_page]`); `None`: no page served.
+    pub status_page: Option<StatusPageConfig>,
 }
 
 /// Why a config was refused.
@@ -162,6 +166,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let metrics = platform::read_metrics(top);
     let heartbeat = platform::read_heartbeat(top);
     let drains = drains::read(top);
+    let status_page = status_page::read(top, drains.as_deref());
 
     let mut formations = Vec::new();
     let has_formations = top.has("formations");
@@ -211,6 +216,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         heartbeat: heartbeat?,
         formations,
         drains: drains?,
+        status_page: status_page?,
     })
 }
 
@@ -245,6 +251,7 @@ impl Config {
             "heartbeat": self.heartbeat.as_ref().map(HeartbeatConfig::describe),
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
             "drains": self.drains.iter().map(DrainConfig::describe).collect::<Vec<_>>(),
+            "status_page": self.status_page.as_ref().map(StatusPageConfig::describe),
         })
     }
 }

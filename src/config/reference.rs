@@ -10,7 +10,7 @@ use crate::domain::RULES;
 use crate::fields::KeyDoc;
 use crate::inputs::INPUT_TYPES;
 
-use super::{drains, formation, notifications, platform, KEYS};
+use super::{drains, formation, notifications, platform, status_page, KEYS};
 
 /// One table: its marker id and its rows.
 pub struct Table {
@@ -54,6 +54,7 @@ pub fn tables() -> Vec<Table> {
         table("formations", formation::FORMATION_KEYS),
         table("inputs", formation::INPUT_KEYS),
         table("drains", drains::DRAIN_KEYS),
+        table("status_page", status_page::STATUS_PAGE_KEYS),
     ];
     for rule in RULES {
         let mut rows: Vec<Row> = rule.keys.iter().map(Row::from).collect();
