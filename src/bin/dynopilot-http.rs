@@ -9,7 +9,7 @@ use lambda_http::{service_fn, Body, Error, Request as LambdaRequest, Response};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    lambda_runtime::tracing::init_default_subscriber();
     let router = match dynopilot::http::cold_start().await {
         Ok(r) => Arc::new(r),
         Err(e) => {

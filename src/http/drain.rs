@@ -148,6 +148,21 @@ impl DrainReceiver {
                     && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         let (minutes, mut summary) = self::minutes(&request.body, now, app.retention);
+        // Nothing to count (garbage, only stale minutes): nothing is written,
+        // not even the frame id.
+        if minutes.is_empty() {
+            tracing::info!(
+                status = 200,
+                app = app.app,
+                frames = summary.frames,
+                rejected = summary.rejected,
+                skipped = summary.skipped,
+                minutes = 0,
+                "drain POST had nothing to store"
+            );
+            self.emit(now, &summary);
+            return Response::new(200, "");
+        }
         // 5. Store, in one request.
         let expires_at = (now + app.retention).timestamp();
         match self

@@ -316,3 +316,143 @@ impl MetricSource for DrainSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drain_store::{MemoryDrainStore, MinuteCounts};
+    use chrono::TimeZone;
+    use std::collections::BTreeMap;
+
+    const MINUTE: i64 = 1_795_333_200; // 2026-11-22T07:40:00Z
+
+    /// The scheduled run at 07:41:15 reads 07:40.
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 7, 41, 15).unwrap()
+    }
+
+    fn web(requests: u64, service_ms: u64) -> crate::drain_store::Counters {
+        let mut agg = MinuteAggregate::default();
+        for _ in 0..requests {
+            let body = format!(
+                "<158>1 2026-11-22T07:40:01+00:00 host heroku router - at=info method=GET path=\"/\" host=x.herokuapp.com request_id=1 fwd=\"203.0.113.7\" dyno=web.1 connect=0ms service={service_ms}ms status=200 bytes=1 protocol=https\n"
+            );
+            let framed = format!("{} {body}", body.len());
+            let batch = crate::drain::parse_body(framed.as_bytes());
+            agg.merge(&batch.minutes[&MINUTE].types["web"]);
+        }
+        agg.counters()
+    }
+
+    async fn add(store: &MemoryDrainStore, minute: i64, counts: MinuteCounts) {
+        store
+            .add("app", None, &BTreeMap::from([(minute, counts)]), 0)
+            .await
+            .unwrap();
+    }
+
+    fn source(store: &Arc<MemoryDrainStore>, metric: DrainMetric) -> DrainSource {
+        DrainSource::new(store.clone(), "app", "web", metric)
+    }
+
+    #[test]
+    fn the_last_complete_minute_is_the_one_that_ended_10_s_ago() {
+        assert_eq!(last_complete_minute(now()), MINUTE);
+        let early = Utc.with_ymd_and_hms(2026, 11, 22, 7, 41, 5).unwrap();
+        assert_eq!(last_complete_minute(early), MINUTE - 60);
+    }
+
+    #[tokio::test]
+    async fn a_minute_without_frames_is_missing_and_frames_without_router_lines_are_zero() {
+        let store = Arc::new(MemoryDrainStore::new());
+        let err = source(&store, DrainMetric::Requests)
+            .fetch(now())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, SourceErrorKind::Empty);
+        assert!(
+            err.message
+                .contains("no log frame from app in minute 07:40"),
+            "{err}"
+        );
+        // Frames for the app (a worker's runtime metrics), no router line for web.
+        add(
+            &store,
+            MINUTE,
+            MinuteCounts {
+                frames: 3,
+                ..MinuteCounts::default()
+            },
+        )
+        .await;
+        let s = source(&store, DrainMetric::Requests);
+        assert_eq!(s.fetch(now()).await, Ok(0.0));
+        let t = source(&store, DrainMetric::Service(95));
+        assert_eq!(t.fetch(now()).await, Ok(0.0));
+    }
+
+    #[tokio::test]
+    async fn requests_and_service_time_of_the_minute() {
+        let store = Arc::new(MemoryDrainStore::new());
+        add(
+            &store,
+            MINUTE,
+            MinuteCounts {
+                frames: 40,
+                types: BTreeMap::from([("web".to_string(), web(40, 200))]),
+                ..MinuteCounts::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            source(&store, DrainMetric::Requests).fetch(now()).await,
+            Ok(40.0)
+        );
+        let p95 = source(&store, DrainMetric::Service(95))
+            .fetch(now())
+            .await
+            .unwrap();
+        assert!((p95 - 200.0).abs() / 200.0 < 0.05, "{p95}");
+    }
+
+    #[tokio::test]
+    async fn an_incomplete_minute_can_raise_a_value_but_never_lower_it() {
+        let store = Arc::new(MemoryDrainStore::new());
+        add(
+            &store,
+            MINUTE - 60,
+            MinuteCounts {
+                frames: 100,
+                types: BTreeMap::from([("web".to_string(), web(100, 50))]),
+                ..MinuteCounts::default()
+            },
+        )
+        .await;
+        // L10: Logplex dropped lines; only 30 router lines arrived.
+        add(
+            &store,
+            MINUTE,
+            MinuteCounts {
+                frames: 31,
+                l10_dropped: 500,
+                types: BTreeMap::from([("web".to_string(), web(30, 50))]),
+                ..MinuteCounts::default()
+            },
+        )
+        .await;
+        let s = source(&store, DrainMetric::Requests);
+        assert_eq!(s.fetch(now()).await, Ok(100.0), "not lowered to 30");
+        // More than before: raised.
+        add(
+            &store,
+            MINUTE,
+            MinuteCounts {
+                frames: 90,
+                types: BTreeMap::from([("web".to_string(), web(90, 50))]),
+                ..MinuteCounts::default()
+            },
+        )
+        .await;
+        assert_eq!(s.fetch(now()).await, Ok(120.0));
+    }
+}

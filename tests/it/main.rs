@@ -10,6 +10,7 @@ mod deadlines;
 mod decide;
 mod docs_reference;
 mod drain;
+mod drain_e2e;
 mod engine;
 mod exactly_once;
 mod fault_matrix;
