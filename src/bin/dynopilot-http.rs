@@ -1,5 +1,5 @@
 //! The HTTP function's entry point (`bootstrap` of the Function URL's Lambda):
-//! `POST /drain` (Heroku log drains). Only wiring: the work is in
+//! `POST /drain` (Heroku log drains), `GET /status` (the status page). Only wiring: the work is in
 //! `dynopilot::http`.
 
 use std::sync::Arc;
@@ -44,10 +44,16 @@ async fn answer(router: &Router, request: LambdaRequest) -> Result<Response<Body
     for (name, value) in &answer.headers {
         response = response.header(*name, value);
     }
+    let typed = answer
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "content-type");
     let body = if answer.body.is_empty() {
         Body::Empty
     } else {
-        response = response.header("content-type", "text/plain; charset=utf-8");
+        if !typed {
+            response = response.header("content-type", "text/plain; charset=utf-8");
+        }
         Body::Text(answer.body)
     };
     Ok(response.body(body)?)

@@ -18,6 +18,7 @@ pub mod formation;
 pub mod notifications;
 pub mod platform;
 pub mod reference;
+pub mod status_page;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -39,6 +40,7 @@ pub use notifications::NotificationConfig;
 pub use platform::{
     HeartbeatConfig, HeartbeatMethod, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConfig,
 };
+pub use status_page::StatusPageConfig;
 
 /// The demo config embedded in the binary: a sine input, file state, dry run.
 pub const DEMO_CONFIG: &str = include_str!("../../infra/demo.toml");
@@ -88,6 +90,8 @@ pub struct Config {
     pub drains: Vec<DrainConfig>,
     /// Add-ons whose plan follows their use (`[[addons]]`).
     pub addons: Vec<AddonConfig>,
+    /// `GET /status`'s credentials (`[status_page]`); `None`: no page served.
+    pub status_page: Option<StatusPageConfig>,
 }
 
 /// Why a config was refused.
@@ -166,6 +170,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     let metrics = platform::read_metrics(top);
     let heartbeat = platform::read_heartbeat(top);
     let drains = drains::read(top);
+    let status_page = status_page::read(top, drains.as_deref());
 
     let addons = addons::read_all(top);
     let mut formations = Vec::new();
@@ -219,6 +224,7 @@ fn read_config(top: &mut Fields) -> Option<Config> {
         formations,
         drains: drains?,
         addons,
+        status_page: status_page?,
     })
 }
 
@@ -253,6 +259,7 @@ impl Config {
             "heartbeat": self.heartbeat.as_ref().map(HeartbeatConfig::describe),
             "formations": self.formations.iter().map(FormationConfig::describe).collect::<Vec<_>>(),
             "drains": self.drains.iter().map(DrainConfig::describe).collect::<Vec<_>>(),
+            "status_page": self.status_page.as_ref().map(StatusPageConfig::describe),
         });
         // Only when there are add-ons: a formations-only config reads as before.
         if !self.addons.is_empty() {

@@ -10,7 +10,7 @@ use crate::domain::RULES;
 use crate::fields::KeyDoc;
 use crate::inputs::INPUT_TYPES;
 
-use super::{addons, drains, formation, notifications, platform, KEYS};
+use super::{addons, drains, formation, notifications, platform, status_page, KEYS};
 
 /// One table: its marker id and its rows.
 pub struct Table {
@@ -57,6 +57,7 @@ pub fn tables() -> Vec<Table> {
         table("addons", addons::ADDON_KEYS),
         table("addons.inputs", addons::ADDON_INPUT_KEYS),
         table("addon-input:redis_info", crate::inputs::REDIS_INFO_KEYS),
+        table("status_page", status_page::STATUS_PAGE_KEYS),
     ];
     for rule in RULES {
         let mut rows: Vec<Row> = rule.keys.iter().map(Row::from).collect();

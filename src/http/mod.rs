@@ -4,6 +4,7 @@
 //! Routes:
 //! - `POST /drain`: a Heroku HTTPS log drain ([`drain`]), Basic credentials
 //!   and the drain token per app, per-minute aggregates stored.
+//! - `GET /status`: the status page ([`status`]), its own Basic credentials.
 //!
 //! The handlers see a plain [`Request`] (method, path, lowercase headers, the
 //! body as bytes, base64 already decoded by the runtime) and answer a plain
@@ -12,6 +13,7 @@
 
 pub mod basic_auth;
 pub mod drain;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::http::{HeaderMap, Method};
 
 pub use drain::{DrainApp, DrainReceiver, DRAIN_BODY_LIMIT};
+pub use status::StatusPage;
 
 /// One request as the handlers see it.
 #[derive(Debug, Clone)]
@@ -77,6 +80,8 @@ impl Response {
 pub struct Router {
     /// `POST /drain`; `None` when the config has no `[[drains]]` (404).
     pub drain: Option<Arc<DrainReceiver>>,
+    /// `GET /status`; `None` when the config has no `[status_page]` (404).
+    pub status: Option<Arc<StatusPage>>,
 }
 
 impl Router {
@@ -90,6 +95,13 @@ impl Router {
             ("/drain", _) => {
                 Response::new(405, "method not allowed\n").with_header("allow", "POST")
             }
+            ("/status", &Method::GET) => match &self.status {
+                Some(page) => page.handle(&request, now).await,
+                None => Response::new(404, "no [status_page] configured\n"),
+            },
+            ("/status", _) => {
+                Response::new(405, "method not allowed\n").with_header("allow", "GET")
+            }
             _ => Response::new(404, "not found\n"),
         }
     }
@@ -97,15 +109,15 @@ impl Router {
 
 /// Build the router from the environment, as the Lambda's cold start does:
 /// the config (`DYNOPILOT_CONFIG` or `DYNOPILOT_CONFIG_FILE`, as the
-/// scheduled function reads it), the drains' credentials (only those: this
-/// function may read no other secret), the table (`DYNOPILOT_TABLE` or
-/// `[state] table`).
+/// scheduled function reads it), the drains' and the status page's
+/// credentials (only those: this function may read no other secret), the
+/// table (`DYNOPILOT_TABLE` or `[state] table`).
 ///
 /// # Errors
 /// A message naming what is missing (never a secret value).
 pub async fn cold_start() -> Result<Router, String> {
     use crate::config::{self, StateConfig};
-    use crate::secrets::SsmSecrets;
+    use crate::secrets::{SecretResolver, SsmSecrets};
 
     let text = crate::lambda::config_text()?;
     let mut config = config::parse(&text).map_err(|e| e.to_string())?;
@@ -116,14 +128,21 @@ pub async fn cold_start() -> Result<Router, String> {
     }
     if config.drains.is_empty() {
         tracing::warn!("no [[drains]] configured: POST /drain answers 404");
+    }
+    if config.status_page.is_none() {
+        tracing::warn!("no [status_page] configured: GET /status answers 404");
+    }
+    if config.drains.is_empty() && config.status_page.is_none() {
         return Ok(Router::default());
     }
     let aws = aws_config::load_from_env().await;
-    let references: Vec<_> = config
+    // Only the drains' and the page's credentials: this function reads no other secret.
+    let mut references: Vec<_> = config
         .drains
         .iter()
         .map(|d| d.credentials.clone())
         .collect();
+    references.extend(config.status_page.iter().map(|p| p.credentials.clone()));
     let secrets = SsmSecrets::load(&aws_sdk_ssm::Client::new(&aws), &references).await?;
     let table = std::env::var("DYNOPILOT_TABLE")
         .ok()
@@ -132,19 +151,38 @@ pub async fn cold_start() -> Result<Router, String> {
             StateConfig::DynamoDb { table } => Some(table.clone()),
             _ => None,
         })
-        .ok_or("the drain receiver stores aggregates in DynamoDB: set DYNOPILOT_TABLE")?;
-    let store = Arc::new(crate::drain_store::DynamoDbDrainStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table,
-    ));
-    let apps = drain_apps(&config.drains, &secrets)?;
-    Ok(Router {
-        drain: Some(Arc::new(DrainReceiver::new(
+        .ok_or("the drain receiver and the status page use DynamoDB: set DYNOPILOT_TABLE")?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let drain = if config.drains.is_empty() {
+        None
+    } else {
+        let store = Arc::new(crate::drain_store::DynamoDbDrainStore::new(
+            dynamodb.clone(),
+            table.clone(),
+        ));
+        let apps = drain_apps(&config.drains, &secrets)?;
+        Some(Arc::new(DrainReceiver::new(
             apps,
             store,
             Some(config.metrics.clone()),
-        ))),
-    })
+        )))
+    };
+    let status = match &config.status_page {
+        None => None,
+        Some(page) => {
+            let credentials = secrets
+                .resolve(&page.credentials)
+                .map_err(|e| format!("status_page.credentials: {e}"))?;
+            let store = Arc::new(crate::store::DynamoDbStateStore::new(dynamodb, table));
+            Some(Arc::new(StatusPage::new(
+                credentials,
+                config.formations.clone(),
+                config.dry_run,
+                store,
+            )))
+        }
+    };
+    Ok(Router { drain, status })
 }
 
 /// The configured drains with their credentials resolved.

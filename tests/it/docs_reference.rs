@@ -229,6 +229,7 @@ fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults()
         "heartbeat",
         "formations",
         "drains",
+        "status_page",
     ];
     let top: BTreeSet<String> = keys_of(&plain)
         .into_iter()
@@ -276,6 +277,16 @@ fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults()
     );
     assert_eq!(keys_of(&drain["drains"][0]), row_keys(&rows("drains")));
     assert_defaults("drains[0]", &rows("drains"), &drain["drains"][0]);
+
+    let page = config_with(
+        "[status_page]\ncredentials = \"env:STATUS_PAGE_CREDENTIALS\"",
+        constant,
+    );
+    assert_eq!(
+        keys_of(&page["status_page"]),
+        row_keys(&rows("status_page"))
+    );
+    assert_defaults("status_page", &rows("status_page"), &page["status_page"]);
 
     let formation = &plain["formations"][0];
     let mut formation_keys = keys_of(formation);

@@ -41,4 +41,5 @@ mod secrets_echoed;
 mod simulate;
 mod state_schema;
 mod status_fixture;
+mod status_http;
 mod status_page;

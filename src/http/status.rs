@@ -1,0 +1,65 @@
+//! `GET /status`: the status page ([`crate::status_page`]) behind its own
+//! Basic credentials.
+//!
+//! The credentials are checked before anything else: a request without the
+//! right ones gets 401 with `WWW-Authenticate` and reads no state. Every
+//! answer carries `Cache-Control: no-store`, so no browser or proxy keeps a
+//! copy of the page.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use crate::config::FormationConfig;
+use crate::engine;
+use crate::status_page::{build_view, render, CONTENT_TYPE};
+use crate::store::StateStore;
+
+use super::{basic_auth, Request, Response};
+
+/// The page's handler: its credentials, the formations and where their state is.
+pub struct StatusPage {
+    credentials: SecretString,
+    formations: Vec<FormationConfig>,
+    dry_run: bool,
+    store: Arc<dyn StateStore>,
+}
+
+impl StatusPage {
+    /// `credentials` is the resolved `user:password` of `[status_page]`.
+    pub fn new(
+        credentials: SecretString,
+        formations: Vec<FormationConfig>,
+        dry_run: bool,
+        store: Arc<dyn StateStore>,
+    ) -> Self {
+        Self {
+            credentials,
+            formations,
+            dry_run,
+            store,
+        }
+    }
+
+    /// Answer `GET /status`: 401 without the right credentials (no state
+    /// read), else the page, one state read per formation.
+    pub async fn handle(&self, request: &Request, now: DateTime<Utc>) -> Response {
+        if let Err(failure) = basic_auth::check(request.header("authorization"), &self.credentials)
+        {
+            tracing::info!(failure = failure.as_str(), "GET /status: not authenticated");
+            return Response::unauthorized().with_header("cache-control", "no-store");
+        }
+        let statuses = engine::status(&self.formations, self.store.as_ref()).await;
+        let view = build_view(
+            &self.formations,
+            &statuses,
+            &Default::default(),
+            now,
+            self.dry_run,
+        );
+        Response::new(200, render(&view))
+            .with_header("content-type", CONTENT_TYPE)
+            .with_header("cache-control", "no-store")
+    }
+}
