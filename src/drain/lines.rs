@@ -186,14 +186,16 @@ fn millis(v: &[u8]) -> Option<u64> {
 fn router(msg: &[u8]) -> Line<'_> {
     let mut line = RouterLine::default();
     let mut dyno_name: Option<&[u8]> = None;
-    let mut seen_any = false;
+    // A request line has `at=` or `status=`; other router text is not a request.
+    let mut is_request = false;
     for (key, value) in pairs(msg) {
-        seen_any = true;
         match key {
+            b"at" => is_request = true,
             b"dyno" if dyno_name.is_none() => dyno_name = Some(value),
             b"connect" if line.connect_ms.is_none() => line.connect_ms = millis(value),
             b"service" if line.service_ms.is_none() => line.service_ms = millis(value),
             b"status" if line.status.is_none() => {
+                is_request = true;
                 line.status = decimal(value)
                     .filter(|s| s.fract() == 0.0 && *s < 1000.0)
                     .map(|s| s as u16)
@@ -204,8 +206,8 @@ fn router(msg: &[u8]) -> Line<'_> {
             _ => {}
         }
     }
-    if !seen_any {
-        return Line::Skipped(Skip::BadValue);
+    if !is_request {
+        return Line::Skipped(Skip::NotAggregated);
     }
     match dyno_name {
         None | Some(b"") => Line::Router(line),

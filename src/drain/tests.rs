@@ -161,7 +161,7 @@ fn app_minute_counters_round_trip_and_unknown_names_are_named() {
         assert_eq!(&AppMinute::from_counters(&m.counters()).unwrap(), m);
     }
     for bad in [
-        "web.zz", "bogus", "web.sv_x", "web.e_h1", "w!b.rq", "sv_999",
+        "web.zz", "bogus", "web.zz_1", "xx_z", "web.sv_x", "web.e_h1", "w!b.rq", "sv_999",
     ] {
         let c = BTreeMap::from([(bad.to_string(), 1)]);
         let err = AppMinute::from_counters(&c).unwrap_err();
@@ -193,6 +193,18 @@ fn router_values_may_be_bare_quoted_empty_or_without_ms() {
     assert_eq!(
         (l.process_type, l.status, l.service_ms, l.connect_ms),
         (Some("worker"), Some(404), Some(5), None)
+    );
+}
+
+#[test]
+fn router_text_that_is_not_a_request_is_skipped() {
+    assert_eq!(router("Shutting down"), Line::Skipped(Skip::NotAggregated));
+    assert_eq!(
+        router("sock=client foo=bar"),
+        Line::Skipped(Skip::NotAggregated)
+    );
+    assert!(
+        matches!(router("sock=client at=warning code=H27 dyno=web.1 status=499"), Line::Router(l) if l.code == Some(27))
     );
 }
 

@@ -372,7 +372,7 @@ pub fn batch_with_target(
     seed: u64,
     target: usize,
 ) -> Vec<Post> {
-    let mut rng = Rng::new(seed ^ 0x4C4F_4750_4C45_58);
+    let mut rng = Rng::new(seed ^ 0x004C_4F47_504C_4558);
     let mut posts = Vec::new();
     let mut body = Vec::new();
     let mut count = 0;

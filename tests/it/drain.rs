@@ -10,7 +10,7 @@ use crate::logplex::{self, exact_quantile, ServiceTime, Traffic};
 
 fn within(got: Option<f64>, want: Option<u64>, rel: f64) -> bool {
     match (got, want) {
-        (Some(g), Some(w)) if w == 0 => g == 0.0,
+        (Some(g), Some(0)) => g == 0.0,
         (Some(g), Some(w)) => (g - w as f64).abs() <= w as f64 * rel,
         (None, None) => true,
         _ => false,
