@@ -16,6 +16,7 @@ pub mod formation;
 pub mod notifications;
 pub mod platform;
 pub mod reference;
+pub mod sizes;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -200,6 +201,9 @@ fn read_config(top: &mut Fields) -> Option<Config> {
                 formations.extend(formation);
             }
         }
+    }
+    for (i, message) in sizes::check_apps(&formations) {
+        top.error(&format!("formations[{i}].sizes"), message);
     }
     Some(Config {
         dry_run,

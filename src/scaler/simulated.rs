@@ -133,6 +133,7 @@ mod tests {
         vec![QuantityChange {
             process_type: "web".into(),
             quantity: q,
+            size: None,
         }]
     }
 

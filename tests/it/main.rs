@@ -35,4 +35,5 @@ mod rules;
 mod schedules;
 mod secrets_echoed;
 mod simulate;
+mod sizes;
 mod state_schema;
