@@ -288,3 +288,61 @@ async fn the_account_fake_takes_both_update_shapes_and_string_quantities() {
         "a refused update changes nothing"
     );
 }
+
+#[test]
+fn the_simulator_moves_sizes_and_reports_dollars_and_minutes_per_size() {
+    use dynopilot::simulate::{self, SimOptions, Trace, MONTH_MINUTES};
+    let config = crate::helpers::config(
+        r#"
+[state]
+kind = "memory"
+
+[[formations]]
+app = "hand-app"
+type = "web"
+min = 1
+max = 2
+hysteresis = "0s"
+sizes = ["standard-1x", "standard-2x"]
+
+[[formations.inputs]]
+name = "rpm"
+type = "replay"
+file = "ignored-by-the-simulator.csv"
+per_dyno = 40
+"#,
+    );
+    // 200 rpm at 40 per standard-1x: 5 needed, max 2 -> 2 standard-2x (the top, capped).
+    let trace = Arc::new(
+        Trace::parse("m,r\n2026-01-05 10:00,30\n2026-01-05 10:01,30\n2026-01-05 10:02,200\n2026-01-05 10:03,200\n2026-01-05 10:04,200\n")
+            .expect("trace"),
+    );
+    let sim = simulate::run(config, trace, &SimOptions::default()).expect("runs");
+    let r = &sim.report;
+    assert_eq!(
+        r.size_minutes,
+        [
+            ("standard-1x".to_string(), 2),
+            ("standard-2x".to_string(), 4)
+        ]
+        .into()
+    );
+    let dollars = r.cost_dollars.expect("dollars with sizes");
+    assert!(
+        (dollars - (2.0 * 25.0 + 4.0 * 50.0) / MONTH_MINUTES).abs() < 1e-9,
+        "{dollars}"
+    );
+    // Two standard-2x dynos serve 160 of the 200: the capacity is per size.
+    assert_eq!(
+        sim.series.last().map(|m| (m.quantity, m.ready)),
+        Some((2, 2))
+    );
+    // Unserved: 200-40 (1 standard-1x), 200-80 (1 of 2 standard-2x ready), 200-160, of 630.
+    assert!(
+        (r.unserved_pct - 100.0 * 320.0 / 630.0).abs() < 1e-9,
+        "{}",
+        r.unserved_pct
+    );
+    let json = serde_json::to_value(r).expect("json");
+    assert!(json.get("cost_dollars").is_some());
+}
