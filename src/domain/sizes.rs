@@ -151,8 +151,9 @@ pub struct SizedDecision {
     pub choice: SizeChoice,
 }
 
-/// Decide a formation with a size ladder. The rules, `min`/`max` in force,
-/// cool-offs and step limits work in dynos of the ladder's first size (the
+/// Decide a formation with a size ladder. The rules, `min`/`max` in force
+/// and cool-offs work in dynos of the ladder's first size, step limits in
+/// dynos of the current size (the
 /// current count is converted by its size's capacity, `max` is the top size's
 /// limit in first-size dynos); [`choose_size`] then turns the target into a
 /// size and a count within `min`/`max` (and each size's own limit). A size
@@ -180,6 +181,12 @@ pub fn decide_sized(
     let mut base_policy = policy.clone();
     base_policy.min = Bound::Fixed(min);
     base_policy.max = Bound::Fixed(base_max);
+    // Step limits count dynos of the current size: one performance-m less is
+    // 12 standard-1x less (in first-size dynos a step of 1 would never move
+    // a count of large dynos).
+    let steps = |s: Option<u32>| s.map(|n| (f64::from(n) * capacity(size)).ceil() as u32);
+    base_policy.max_step_up = steps(policy.max_step_up);
+    base_policy.max_step_down = steps(policy.max_step_down);
     let base = decide(&base_policy, window, base_current, history, now);
     let mut choice = choose_size(
         ladder,
@@ -620,6 +627,26 @@ mod tests {
         );
         assert_eq!((d.to, d.decision.target), (2, 10));
         assert!(d.decision.needs_above(10));
+    }
+
+    #[test]
+    fn large_dynos_step_down_by_whole_dynos_of_their_size() {
+        // 2 performance-m (24 in standard-1x), need 9, max_step_down 1: one
+        // performance-m less (not one standard-1x less, which would never move).
+        let now = t(12);
+        let d = decide_sized(
+            &sized_policy(10),
+            &ladder(),
+            &load(900.0, now),
+            2,
+            2,
+            &ScaleHistory::default(),
+            None,
+            None,
+            now,
+        );
+        assert_eq!((d.to, d.decision.target), (2, 1));
+        assert_eq!(d.decision.action, Action::ScaleDown);
     }
 
     #[test]
