@@ -123,6 +123,9 @@ pub struct FormationConfig {
     pub time_zone: Tz,
     pub policy: Policy,
     pub inputs: Vec<InputConfig>,
+    /// The dyno sizes it may move between ([`super::sizes`]); `None`: the
+    /// size is left alone.
+    pub sizes: Option<crate::domain::sizes::SizeLadder>,
 }
 
 impl FormationConfig {
@@ -153,7 +156,7 @@ impl FormationConfig {
     pub fn describe(&self) -> Value {
         let p = &self.policy;
         let step = |s: Option<u32>| s.map_or(json!("unlimited"), |s| json!(s));
-        json!({
+        let mut out = json!({
             "app": self.app,
             "type": self.process_type,
             "name": self.name,
@@ -168,7 +171,13 @@ impl FormationConfig {
             "fallback_after": format_duration(p.fallback_after),
             "fallback": p.fallback,
             "inputs": self.inputs.iter().zip(&p.inputs).map(|(i, ip)| i.describe(&ip.rule)).collect::<Vec<_>>(),
-        })
+        });
+        if let (Value::Object(sizes), Value::Object(out)) =
+            (super::sizes::describe(self.sizes.as_ref()), &mut out)
+        {
+            out.extend(sizes);
+        }
+        out
     }
 }
 
@@ -291,6 +300,7 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         "missing data that long needs a person, not a timer",
     );
     let fallback = f.opt_count("fallback");
+    let sizes = super::sizes::read_sizes(f);
     if let (Some(fallback), Some(min), Some(max)) = (fallback, &min, &max) {
         // Against the bounds' extremes: decide() clamps to the bounds in force,
         // so a fallback between a scheduled min's low and a max's high is usable.
@@ -359,6 +369,7 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
             inputs: input_policies,
         },
         inputs: input_configs,
+        sizes,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod platform;
 pub mod reference;
 pub mod status_page;
+pub mod sizes;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -211,6 +212,9 @@ fn read_config(top: &mut Fields) -> Option<Config> {
                 formations.extend(formation);
             }
         }
+    }
+    for (i, message) in sizes::check_apps(&formations) {
+        top.error(&format!("formations[{i}].sizes"), message);
     }
     Some(Config {
         dry_run,

@@ -52,6 +52,7 @@ pub fn tables() -> Vec<Table> {
         table("metrics", platform::METRICS_KEYS),
         table("heartbeat", platform::HEARTBEAT_KEYS),
         table("formations", formation::FORMATION_KEYS),
+        table("formation-sizes", super::sizes::SIZE_KEYS),
         table("inputs", formation::INPUT_KEYS),
         table("drains", drains::DRAIN_KEYS),
         table("addons", addons::ADDON_KEYS),

@@ -1,6 +1,8 @@
-//! Dyno sizes (scaling up a formation): the pure core, not yet wired into the
-//! config or the engine.
+//! Dyno sizes (scaling up a formation): the pure core.
 //!
+//! - [`decide_sized`]: the formation's decision worked out in dynos of the
+//!   ladder's first size (counts, bounds, cool-offs and step limits), then
+//!   turned into a size and a count with [`choose_size`].
 //! - [`choose_size`]: given the need in dynos of a ladder's first size, the size
 //!   and count to run: up to the next size as soon as the count at the current
 //!   size would exceed its limit (`max`, or the size's own), down one size only
@@ -12,6 +14,11 @@
 //!   costs in dollars.
 
 use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{decide, Action, Bound, Decision, Policy, ScaleHistory, Window};
+
+/// The smaller size fits when its count is at most this fraction of its limit.
+pub const DOWN_AT: f64 = 0.5;
 
 /// One size of a formation's ladder.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +71,13 @@ pub struct SizeChoice {
 impl SizeLadder {
     fn limit(&self, size: usize, max: u32) -> u32 {
         self.steps[size].max.map_or(max, |m| m.min(max))
+    }
+
+    /// The index of a size by name (case does not matter).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// Dynos of `size` that serve `need` dynos of the first size, at least `min`.
@@ -122,6 +136,160 @@ pub fn choose_size(
         return choice(current, at(current), SizeReason::DownDelay, Some(since));
     }
     choice(smaller, at(smaller), SizeReason::Smaller, None)
+}
+
+/// A decision in dynos of the chosen size, and the sizes it goes between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizedDecision {
+    /// `current`/`target` are counts of `from`/`to`; `action` is up when the
+    /// size grows (even with fewer dynos), down when it shrinks.
+    pub decision: Decision,
+    /// The current size's index.
+    pub from: usize,
+    /// The size to run.
+    pub to: usize,
+    pub choice: SizeChoice,
+}
+
+/// Decide a formation with a size ladder. The rules, `min`/`max` in force
+/// and cool-offs work in dynos of the ladder's first size, step limits in
+/// dynos of the current size (the
+/// current count is converted by its size's capacity, `max` is the top size's
+/// limit in first-size dynos); [`choose_size`] then turns the target into a
+/// size and a count within `min`/`max` (and each size's own limit). A size
+/// goes down only when the decision is not a scale-up and the scale-down
+/// cool-off has passed. Pure: `now` is passed in.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_sized(
+    policy: &Policy,
+    ladder: &SizeLadder,
+    window: &Window,
+    current: u32,
+    size: usize,
+    history: &ScaleHistory,
+    last_change: Option<DateTime<Utc>>,
+    fits_smaller_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> SizedDecision {
+    let top = ladder.steps.len().saturating_sub(1);
+    let size = size.min(top);
+    let min = policy.min.at(now);
+    let max = policy.max.at(now);
+    let capacity = |s: usize| ladder.steps[s].capacity.max(f64::MIN_POSITIVE);
+    let base_current = (f64::from(current) * capacity(size)).ceil() as u32;
+    let base_max = ((f64::from(ladder.limit(top, max)) * capacity(top)).floor() as u32).max(min);
+    let mut base_policy = policy.clone();
+    base_policy.min = Bound::Fixed(min);
+    base_policy.max = Bound::Fixed(base_max);
+    // Step limits count dynos of the current size: one performance-m less is
+    // 12 standard-1x less (in first-size dynos a step of 1 would never move
+    // a count of large dynos).
+    let steps = |s: Option<u32>| s.map(|n| (f64::from(n) * capacity(size)).ceil() as u32);
+    base_policy.max_step_up = steps(policy.max_step_up);
+    base_policy.max_step_down = steps(policy.max_step_down);
+    let base = decide(&base_policy, window, base_current, history, now);
+    let mut choice = choose_size(
+        ladder,
+        base.target,
+        size,
+        min,
+        max,
+        last_change,
+        fits_smaller_since,
+        now,
+    );
+    let in_cooloff = history
+        .last_at(now)
+        .is_some_and(|e| now - e.at < policy.scale_down_cooloff);
+    if choice.size < size && (base.action == Action::ScaleUp || in_cooloff) {
+        choice = SizeChoice {
+            size,
+            count: ladder.count_at(size, base.target, min),
+            reason: SizeReason::DownDelay,
+            fits_smaller_since: fits_smaller_since.or(Some(now)),
+        };
+    }
+    let to = choice.size;
+    let action = match (to.cmp(&size), choice.count.cmp(&current)) {
+        (std::cmp::Ordering::Greater, _) => Action::ScaleUp,
+        (std::cmp::Ordering::Less, _) => Action::ScaleDown,
+        (_, std::cmp::Ordering::Greater) => Action::ScaleUp,
+        (_, std::cmp::Ordering::Less) => Action::ScaleDown,
+        _ => Action::Hold,
+    };
+    let mut reason = base.reason.clone();
+    let name = |s: usize| ladder.steps[s].name.as_str();
+    reason.text = match choice.reason {
+        SizeReason::Outgrown => format!(
+            "{} (in {} dynos); above the limit at {}: {} {}",
+            reason.text,
+            name(0),
+            name(size),
+            choice.count,
+            name(to)
+        ),
+        SizeReason::AboveTop => format!(
+            "{} (in {} dynos); more than the largest size {} serves within its limit",
+            reason.text,
+            name(0),
+            name(to)
+        ),
+        SizeReason::Smaller => format!(
+            "{} (in {} dynos); {} has fitted long enough: {} {}",
+            reason.text,
+            name(0),
+            name(to),
+            choice.count,
+            name(to)
+        ),
+        SizeReason::Fits | SizeReason::DownDelay if base.target != base_current || to != 0 => {
+            format!("{} (in {} dynos, at {})", reason.text, name(0), name(to))
+        }
+        _ => reason.text,
+    };
+    let decision = Decision {
+        current,
+        target: choice.count,
+        min,
+        max,
+        action,
+        reason,
+        estimate: base
+            .estimate
+            .map(|e| (f64::from(e) / capacity(to)).ceil() as u32),
+        inputs: base.inputs,
+    };
+    SizedDecision {
+        decision,
+        from: size,
+        to,
+        choice,
+    }
+}
+
+/// Default capacity of a size, relative to standard-1x (Cedar: the CPU share,
+/// compute for performance sizes; Fir: vCPUs, dyno-1c-0.5gb being 1).
+pub fn default_capacity(name: &str) -> Option<f64> {
+    let n = name.to_ascii_lowercase();
+    let cedar = match n.as_str() {
+        "eco" | "basic" | "standard-1x" => Some(1.0),
+        "standard-2x" => Some(2.0),
+        "performance-m" => Some(12.0),
+        "performance-l" | "performance-xl" => Some(50.0),
+        "performance-l-ram" => Some(24.0),
+        "performance-2xl" => Some(100.0),
+        _ => None,
+    };
+    if cedar.is_some() {
+        return cedar;
+    }
+    // dyno-<N>c-<M>gb
+    let cores = n.strip_prefix("dyno-")?.split_once("c-")?.0;
+    if size_generation(&n) == Some(Generation::Fir) {
+        cores.parse::<f64>().ok()
+    } else {
+        None
+    }
 }
 
 /// An app's generation.
@@ -375,6 +543,151 @@ mod tests {
         );
         assert!(check_generation(&["dyno-1c-0.5gb"], Generation::Fir).is_ok());
         assert!(check_generation(&["Performance-M"], Generation::Cedar).is_ok());
+    }
+
+    fn sized_policy(max: u32) -> Policy {
+        use crate::domain::{CapacityRule, InputPolicy, Rule};
+        Policy {
+            min: Bound::Fixed(1),
+            max: Bound::Fixed(max),
+            scale_up_cooloff: TimeDelta::zero(),
+            scale_down_cooloff: TimeDelta::seconds(300),
+            max_step_up: None,
+            max_step_down: Some(1),
+            hysteresis: TimeDelta::seconds(300),
+            fallback_after: TimeDelta::seconds(600),
+            fallback: None,
+            inputs: vec![InputPolicy {
+                name: "load".into(),
+                interval: TimeDelta::seconds(60),
+                rule: Rule::new(CapacityRule { per_dyno: 100.0 }),
+            }],
+        }
+    }
+
+    fn load(value: f64, now: DateTime<Utc>) -> Window {
+        let mut input = crate::domain::InputWindow::default();
+        input.record_sample(now, value);
+        let mut w = Window::default();
+        w.inputs.insert("load".into(), input);
+        w
+    }
+
+    #[test]
+    fn a_sized_decision_works_in_first_size_dynos_and_changes_size_and_count_together() {
+        let now = t(12);
+        let none = ScaleHistory::default();
+        // 1400 load at 100 per standard-1x: 14 needed, max 10 -> 7 standard-2x.
+        let d = decide_sized(
+            &sized_policy(10),
+            &ladder(),
+            &load(1400.0, now),
+            10,
+            0,
+            &none,
+            None,
+            None,
+            now,
+        );
+        assert_eq!((d.from, d.to), (0, 1));
+        assert_eq!((d.decision.current, d.decision.target), (10, 7));
+        assert_eq!(d.decision.action, Action::ScaleUp);
+        assert!(
+            d.decision.reason.text.contains("standard-2x"),
+            "{:?}",
+            d.decision.reason
+        );
+        // At standard-2x, 3 dynos (6 in standard-1x) and the same need: held.
+        let d = decide_sized(
+            &sized_policy(10),
+            &ladder(),
+            &load(600.0, now),
+            3,
+            1,
+            &none,
+            None,
+            None,
+            now,
+        );
+        assert_eq!(
+            (d.to, d.decision.target, d.decision.action),
+            (1, 3, Action::Hold)
+        );
+        // Far above the top: capped at max performance-m, and the estimate says so.
+        let d = decide_sized(
+            &sized_policy(10),
+            &ladder(),
+            &load(50_000.0, now),
+            10,
+            0,
+            &none,
+            None,
+            None,
+            now,
+        );
+        assert_eq!((d.to, d.decision.target), (2, 10));
+        assert!(d.decision.needs_above(10));
+    }
+
+    #[test]
+    fn large_dynos_step_down_by_whole_dynos_of_their_size() {
+        // 2 performance-m (24 in standard-1x), need 9, max_step_down 1: one
+        // performance-m less (not one standard-1x less, which would never move).
+        let now = t(12);
+        let d = decide_sized(
+            &sized_policy(10),
+            &ladder(),
+            &load(900.0, now),
+            2,
+            2,
+            &ScaleHistory::default(),
+            None,
+            None,
+            now,
+        );
+        assert_eq!((d.to, d.decision.target), (2, 1));
+        assert_eq!(d.decision.action, Action::ScaleDown);
+    }
+
+    #[test]
+    fn a_smaller_size_waits_for_the_scale_down_cooloff() {
+        let now = t(12);
+        // 2 standard-2x (4 in standard-1x), need 3: standard-1x fits (3 <= 5) and
+        // has fitted for the delay, but a scale 1 minute ago holds it.
+        let recent = {
+            let mut h = ScaleHistory::default();
+            h.record(crate::domain::ScaleEvent {
+                at: now - TimeDelta::minutes(1),
+                from: 1,
+                to: 2,
+            });
+            h
+        };
+        let args = |h: &ScaleHistory| {
+            decide_sized(
+                &sized_policy(10),
+                &ladder(),
+                &load(300.0, now),
+                2,
+                1,
+                h,
+                Some(t(1)),
+                Some(t(2)),
+                now,
+            )
+        };
+        assert_eq!(args(&recent).to, 1);
+        let d = args(&ScaleHistory::default());
+        assert_eq!((d.to, d.decision.target), (0, 3));
+        assert_eq!(d.decision.action, Action::ScaleDown);
+    }
+
+    #[test]
+    fn default_capacities_follow_the_table() {
+        assert_eq!(default_capacity("Standard-2X"), Some(2.0));
+        assert_eq!(default_capacity("performance-m"), Some(12.0));
+        assert_eq!(default_capacity("dyno-4c-16gb"), Some(4.0));
+        assert_eq!(default_capacity("private-s"), None);
     }
 
     #[test]

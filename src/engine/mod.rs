@@ -52,12 +52,13 @@ use serde::Serialize;
 use tracing::{info, warn, Instrument};
 
 use crate::config::{AddonConfig, Config, FormationConfig, NotificationConfig};
+use crate::domain::sizes::decide_sized;
 use crate::domain::{decide, Action, Decision, InputError, ScaleEvent};
 use crate::heartbeat::Heartbeat;
 use crate::inputs::{MetricSource, SourceError, SourceErrorKind};
 use crate::notify::episodes::{self, Facts, ScaleAttempt};
 use crate::notify::Notifier;
-use crate::scaler::{QuantityChange, ScaleError, Scaler};
+use crate::scaler::{FormationRead, QuantityChange, ScaleError, Scaler};
 use crate::store::{
     CountRead, DecisionRecord, EpisodeMark, FormationState, ScaleIntent, StateStore, StoreError,
     Versioned,
@@ -198,6 +199,10 @@ struct Work<'a> {
     /// `current` is the stored count, not read in this run (reads paced to
     /// the platform's rate limit): read afresh before any scale.
     trusted: bool,
+    /// The dyno size read in this run (formations with `sizes`).
+    size: Option<String>,
+    /// The size the decision moves to, when it changes the size.
+    size_to: Option<String>,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -325,14 +330,8 @@ impl Engine {
                 settle_pending(w, now);
             }
             for w in work.iter_mut().filter(|w| w.live) {
-                if let Some(current) = w.current {
-                    let decision = decide(
-                        &w.config.policy,
-                        &w.state.window,
-                        current,
-                        &w.state.history,
-                        now,
-                    );
+                if let Some(decision) = w.current.and_then(|c| decide_work(w, c, now)) {
+                    let current = decision.current;
                     info!(
                         formation = %w.config.name,
                         current,
@@ -457,6 +456,8 @@ impl Engine {
                     notes: Vec::new(),
                     scale: None,
                     trusted: false,
+                    size: None,
+                    size_to: None,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -630,13 +631,13 @@ impl Engine {
         deadline: Deadline,
     ) {
         let reads = apps.iter().map(|app| async move {
-            let read = deadline.read(self.scaler.formation(app)).await;
+            let read = deadline.read(self.scaler.formation_detail(app)).await;
             (
                 *app,
                 read.unwrap_or_else(|given| Err(platform_cut("reading the formation", given))),
             )
         });
-        let counts: BTreeMap<&str, Result<BTreeMap<String, u32>, ScaleError>> =
+        let counts: BTreeMap<&str, Result<BTreeMap<String, FormationRead>, ScaleError>> =
             join_all(reads).await.into_iter().collect();
         for w in work.iter_mut().filter(|w| w.live) {
             let Some(read) = counts.get(w.config.app.as_str()) else {
@@ -646,12 +647,18 @@ impl Engine {
             w.current = None;
             match read {
                 Ok(types) => match types.get(&w.config.process_type) {
-                    Some(q) => {
+                    Some(read) => {
+                        let q = &read.quantity;
                         w.current = Some(*q);
                         w.state.last_read = Some(CountRead {
                             at: now,
                             quantity: *q,
                         });
+                        w.size.clone_from(&read.size);
+                        if w.config.sizes.is_some() {
+                            w.state.size.get_or_insert_with(Default::default).current =
+                                read.size.clone();
+                        }
                     }
                     None => w.fail(
                         "read_formation",
@@ -709,13 +716,7 @@ impl Engine {
                 ),
                 _ => format!("read afresh before scaling: the count is {current}"),
             });
-            w.decision = Some(decide(
-                &w.config.policy,
-                &w.state.window,
-                current,
-                &w.state.history,
-                now,
-            ));
+            w.decision = decide_work(w, current, now);
         }
         if let Some(reads) = reads {
             reads.apps_read += apps.len() as u32;
@@ -844,6 +845,7 @@ impl Engine {
                     w.decision.as_ref().map(|d| QuantityChange {
                         process_type: w.config.process_type.clone(),
                         quantity: d.target,
+                        size: w.size_to.clone(),
                     })
                 })
                 .collect();
@@ -884,6 +886,12 @@ impl Engine {
                             to: d.target,
                         });
                         w.state.record_decision(now, &d, true);
+                        if let Some(size) = &w.size_to {
+                            let mark = w.state.size.get_or_insert_with(Default::default);
+                            mark.current = Some(size.clone());
+                            mark.changed_at = Some(now);
+                            mark.fits_smaller_since = None;
+                        }
                         // The platform accepted the count: as good as a read.
                         w.state.last_read = Some(CountRead {
                             at: now,
@@ -1177,6 +1185,86 @@ pub async fn set_pause(
 }
 
 /// Step 4: settle a claim left by an invocation that did not record its outcome.
+/// The decision for one formation on `current`: plain [`decide`], or for a
+/// formation with `sizes` [`decide_sized`] on its current size (read in this
+/// run, or stored when reads are paced). `None` (with the formation's error)
+/// when the size is unknown or not on the ladder: no scale on a guess.
+fn decide_work(w: &mut Work<'_>, current: u32, now: DateTime<Utc>) -> Option<Decision> {
+    w.size_to = None;
+    let Some(ladder) = &w.config.sizes else {
+        return Some(decide(
+            &w.config.policy,
+            &w.state.window,
+            current,
+            &w.state.history,
+            now,
+        ));
+    };
+    let mark = w.state.size.clone().unwrap_or_default();
+    let size = if w.trusted {
+        mark.current.clone()
+    } else {
+        w.size.clone()
+    };
+    let names = || {
+        ladder
+            .steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(size) = size else {
+        w.fail(
+            "sizes",
+            "size_unknown".into(),
+            format!(
+                "app {} did not report the dyno size of {}: sizes ({}) not applied, nothing scaled",
+                w.config.app,
+                w.config.process_type,
+                names()
+            ),
+        );
+        return None;
+    };
+    let Some(index) = ladder.index_of(&size) else {
+        w.fail(
+            "sizes",
+            "size_not_in_ladder".into(),
+            format!(
+                "{} of app {} runs {size}, which is not in sizes ({}): nothing scaled; add it to sizes or change the size by hand",
+                w.config.process_type,
+                w.config.app,
+                names()
+            ),
+        );
+        return None;
+    };
+    let sized = decide_sized(
+        &w.config.policy,
+        ladder,
+        &w.state.window,
+        current,
+        index,
+        &w.state.history,
+        mark.changed_at,
+        mark.fits_smaller_since,
+        now,
+    );
+    w.state
+        .size
+        .get_or_insert_with(Default::default)
+        .fits_smaller_since = sized.choice.fits_smaller_since;
+    if sized.to != sized.from {
+        w.size_to = Some(ladder.steps[sized.to].name.clone());
+        w.notes.push(format!(
+            "size {} -> {}: {} dynos",
+            ladder.steps[sized.from].name, ladder.steps[sized.to].name, sized.decision.target
+        ));
+    }
+    Some(sized.decision)
+}
+
 fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
     let Some(intent) = w.state.pending.clone() else {
         return;

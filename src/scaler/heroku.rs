@@ -6,9 +6,10 @@
 //! one token from the account's shared pool (4500, refilled ~75/min), so the
 //! engine reads each app once per invocation and writes at most once.
 //!
-//! Only `quantity` (and `type` in batch items) is sent: the update schema
-//! changed from `size` to `dyno_size` in 2025, and an autoscaler must not
-//! change a dyno size anyway.
+//! Only `quantity` (and `type` in batch items) is sent, and `size` when a
+//! formation with a size ladder changes size too: the official CLI still
+//! sends `size` strings (the 2025 schema names it `dyno_size`), so the
+//! shape the CLI ships is the one used.
 //!
 //! 429 and 5xx (and connection failures) are retried with jittered exponential
 //! backoff while the retry budget lasts; 401/402/403/404/422 never are, since
@@ -32,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, field, warn, Instrument};
 
-use super::{CallBudget, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use super::{CallBudget, FormationRead, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
 use crate::body_limit::{self, BodyError, HEROKU_BODY_LIMIT};
 use crate::error_text::error_chain;
 
@@ -73,6 +74,17 @@ struct Formation {
     #[serde(rename = "type")]
     process_type: String,
     quantity: u32,
+    /// `"Standard-1X"`; newer answers also carry `dyno_size.name`.
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default)]
+    dyno_size: Option<DynoSize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DynoSize {
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// `{"id","message"}`, sometimes with more keys.
@@ -375,14 +387,35 @@ fn classify(status: StatusCode, body: &str, what: &str) -> Attempt {
     }
 }
 
+/// One update's body: integer `quantity`, `size` when it changes, `type` in a batch.
+fn update(c: &QuantityChange, with_type: bool) -> Value {
+    let mut body = json!({"quantity": c.quantity});
+    if with_type {
+        body["type"] = json!(c.process_type);
+    }
+    if let Some(size) = &c.size {
+        body["size"] = json!(size);
+    }
+    body
+}
+
 fn quantities(changes: &[QuantityChange]) -> String {
     let list = changes
         .iter()
-        .map(|c| format!("{}={}", c.process_type, c.quantity))
+        .map(|c| match &c.size {
+            Some(size) => format!("{}={}:{size}", c.process_type, c.quantity),
+            None => format!("{}={}", c.process_type, c.quantity),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     match changes {
-        [one] => format!("quantity {} for {}", one.quantity, one.process_type),
+        [one] => match &one.size {
+            Some(size) => format!(
+                "quantity {} of size {size} for {}",
+                one.quantity, one.process_type
+            ),
+            None => format!("quantity {} for {}", one.quantity, one.process_type),
+        },
         _ => format!("quantities {list}"),
     }
 }
@@ -390,6 +423,18 @@ fn quantities(changes: &[QuantityChange]) -> String {
 #[async_trait]
 impl Scaler for HerokuScaler {
     async fn formation(&self, app: &str) -> Result<BTreeMap<String, u32>, ScaleError> {
+        Ok(self
+            .formation_detail(app)
+            .await?
+            .into_iter()
+            .map(|(t, f)| (t, f.quantity))
+            .collect())
+    }
+
+    async fn formation_detail(
+        &self,
+        app: &str,
+    ) -> Result<BTreeMap<String, FormationRead>, ScaleError> {
         let url = self.url(&["apps", app, "formation"])?;
         let what = format!("the formation of app {app}");
         let text = self.call(Method::GET, url, None, &what).await?;
@@ -401,7 +446,16 @@ impl Scaler for HerokuScaler {
         })?;
         Ok(list
             .into_iter()
-            .map(|f| (f.process_type, f.quantity))
+            .map(|f| {
+                let size = f.size.or(f.dyno_size.and_then(|d| d.name));
+                (
+                    f.process_type,
+                    FormationRead {
+                        quantity: f.quantity,
+                        size,
+                    },
+                )
+            })
             .collect())
     }
 
@@ -411,11 +465,11 @@ impl Scaler for HerokuScaler {
             [] => return Ok(()),
             [one] => (
                 self.url(&["apps", app, "formation", &one.process_type])?,
-                json!({"quantity": one.quantity}),
+                update(one, false),
             ),
             many => (
                 self.url(&["apps", app, "formation"])?,
-                json!({"updates": many.iter().map(|c| json!({"type": c.process_type, "quantity": c.quantity})).collect::<Vec<_>>()}),
+                json!({"updates": many.iter().map(|c| update(c, true)).collect::<Vec<_>>()}),
             ),
         };
         self.call(Method::PATCH, url, Some(&body), &what).await?;
@@ -462,6 +516,7 @@ mod tests {
         let changes = [QuantityChange {
             process_type: "web".into(),
             quantity: 12,
+            size: None,
         }];
         assert_eq!(quantities(&changes), "quantity 12 for web");
     }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use super::{FormationRead, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
 
 /// One recorded `scale` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct ScaleCall {
 #[derive(Debug, Default)]
 struct Inner {
     apps: BTreeMap<String, BTreeMap<String, u32>>,
+    /// app -> process type -> dyno size, where one was set.
+    sizes: BTreeMap<String, BTreeMap<String, String>>,
     reads: Vec<String>,
     scales: Vec<ScaleCall>,
     /// Errors returned by the next `scale` calls, in order.
@@ -45,6 +47,23 @@ impl MemoryScaler {
                 .or_default()
                 .insert(process_type.to_string(), quantity);
         }
+    }
+
+    /// Set a process type's dyno size (as `heroku ps:type` would).
+    pub fn set_size(&self, app: &str, process_type: &str, size: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner
+                .sizes
+                .entry(app.to_string())
+                .or_default()
+                .insert(process_type.to_string(), size.to_string());
+        }
+    }
+
+    /// The dyno size of a process type, where one was set.
+    pub fn size(&self, app: &str, process_type: &str) -> Option<String> {
+        let inner = self.inner.lock().ok()?;
+        inner.sizes.get(app)?.get(process_type).cloned()
     }
 
     /// The current count of a process type.
@@ -117,6 +136,28 @@ impl Scaler for MemoryScaler {
         for change in changes {
             counts.insert(change.process_type.clone(), change.quantity);
         }
+        let sizes = inner.sizes.entry(app.to_string()).or_default();
+        for change in changes {
+            if let Some(size) = &change.size {
+                sizes.insert(change.process_type.clone(), size.clone());
+            }
+        }
         Ok(())
+    }
+
+    async fn formation_detail(
+        &self,
+        app: &str,
+    ) -> Result<BTreeMap<String, FormationRead>, ScaleError> {
+        let counts = self.formation(app).await?;
+        let inner = self.inner.lock().map_err(|_| poisoned())?;
+        let sizes = inner.sizes.get(app);
+        Ok(counts
+            .into_iter()
+            .map(|(t, quantity)| {
+                let size = sizes.and_then(|s| s.get(&t)).cloned();
+                (t, FormationRead { quantity, size })
+            })
+            .collect())
     }
 }

@@ -22,11 +22,22 @@ pub use local::LocalScaler;
 pub use memory::{MemoryScaler, ScaleCall};
 pub use simulated::SimulatedScaler;
 
-/// One process type's new count.
+/// One process type's new count, and its new dyno size when that changes
+/// too (count and size go in one update).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuantityChange {
     pub process_type: String,
     pub quantity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+/// One process type as read: its count and, where the platform says, its
+/// dyno size (as the platform names it, e.g. `Standard-1X`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormationRead {
+    pub quantity: u32,
+    pub size: Option<String>,
 }
 
 /// Stable labels for scale failures.
@@ -100,6 +111,31 @@ pub trait Scaler: Send + Sync {
     /// # Errors
     /// A [`ScaleError`] when the counts cannot be read.
     async fn formation(&self, app: &str) -> Result<BTreeMap<String, u32>, ScaleError>;
+
+    /// Like [`Self::formation`], with each process type's dyno size where
+    /// the platform reports one (the default: none, from `formation`).
+    ///
+    /// # Errors
+    /// A [`ScaleError`] when the formation cannot be read.
+    async fn formation_detail(
+        &self,
+        app: &str,
+    ) -> Result<BTreeMap<String, FormationRead>, ScaleError> {
+        Ok(self
+            .formation(app)
+            .await?
+            .into_iter()
+            .map(|(t, quantity)| {
+                (
+                    t,
+                    FormationRead {
+                        quantity,
+                        size: None,
+                    },
+                )
+            })
+            .collect())
+    }
 
     /// # Errors
     /// A [`ScaleError`] when the change was not made.

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use super::{FormationRead, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
 
 #[derive(Debug, Default)]
 struct Platform {
@@ -18,8 +18,10 @@ struct Platform {
     minute: usize,
     /// Minute from which each running dyno serves, ascending.
     ready_at: Vec<usize>,
-    /// Scale calls that changed the count.
+    /// Scale calls that changed the count or the size.
     scale_events: u64,
+    /// The dyno size, for a formation with a size ladder.
+    size: Option<String>,
 }
 
 /// One app's one process type, with boot times.
@@ -46,8 +48,24 @@ impl SimulatedScaler {
                 minute: 0,
                 ready_at: vec![0; initial as usize],
                 scale_events: 0,
+                size: None,
             }),
         }
+    }
+
+    /// Run `size` dynos (a formation with a size ladder). A size change takes
+    /// effect at once in this model (Heroku restarts the dynos).
+    #[must_use]
+    pub fn with_size(self, size: &str) -> Self {
+        if let Ok(mut p) = self.inner.lock() {
+            p.size = Some(size.to_string());
+        }
+        self
+    }
+
+    /// The current dyno size, when one is modelled.
+    pub fn size(&self) -> Option<String> {
+        self.inner.lock().ok().and_then(|p| p.size.clone())
     }
 
     /// Move the platform's clock to `minute`.
@@ -95,6 +113,20 @@ impl Scaler for SimulatedScaler {
         Ok(BTreeMap::from([(self.process_type.clone(), quantity)]))
     }
 
+    async fn formation_detail(
+        &self,
+        app: &str,
+    ) -> Result<BTreeMap<String, FormationRead>, ScaleError> {
+        let quantity = self.formation(app).await?.into_values().next().unwrap_or(0);
+        Ok(BTreeMap::from([(
+            self.process_type.clone(),
+            FormationRead {
+                quantity,
+                size: self.size(),
+            },
+        )]))
+    }
+
     async fn scale(&self, app: &str, changes: &[QuantityChange]) -> Result<(), ScaleError> {
         if app != self.app {
             return Err(self.not_found(app));
@@ -117,7 +149,14 @@ impl Scaler for SimulatedScaler {
                 // Stop the newest dynos first (those still booting, if any).
                 p.ready_at.truncate(wanted);
             }
-            if wanted != before {
+            let resized = change
+                .size
+                .as_ref()
+                .is_some_and(|s| p.size.as_ref() != Some(s));
+            if let Some(size) = &change.size {
+                p.size = Some(size.clone());
+            }
+            if wanted != before || resized {
                 p.scale_events += 1;
             }
         }
@@ -133,6 +172,7 @@ mod tests {
         vec![QuantityChange {
             process_type: "web".into(),
             quantity: q,
+            size: None,
         }]
     }
 

@@ -27,6 +27,12 @@
 //!   at that minute.
 //!
 //! The formation starts at its `min` in force at the first row, all dynos ready.
+//!
+//! With `sizes`: the formation starts at the ladder's first size; a ready dyno
+//! serves `capacity` × its size's capacity (relative to the first); a size
+//! change takes effect at once; cost is also reported in dollars, each dyno
+//! minute at its size's list price / [`MONTH_MINUTES`], and dyno-minutes per
+//! size. The oracle stays in dynos of the first size.
 
 pub mod plot;
 pub mod synthetic;
@@ -47,6 +53,10 @@ use crate::store::MemoryStateStore;
 
 pub use crate::trace::{parse_minute, Trace, TraceError};
 pub use plot::plot_svg;
+
+/// Minutes in a month for list prices: Heroku prorates monthly prices over
+/// 720 hours (30 days).
+pub const MONTH_MINUTES: f64 = 30.0 * 24.0 * 60.0;
 
 /// Heroku's router gives up on a request after 30 s: the worst response time.
 pub const ROUTER_TIMEOUT_MS: f64 = 30_000.0;
@@ -156,6 +166,12 @@ pub struct SimReport {
     pub p95_response_ms: f64,
     /// Invocations whose outcome was `failed` (none expected: kept to prove it).
     pub failed_invocations: u64,
+    /// With `sizes`: list-price cost of the run in dollars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_dollars: Option<f64>,
+    /// With `sizes`: dyno-minutes per size.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub size_minutes: std::collections::BTreeMap<String, u64>,
 }
 
 /// A finished run: the report and the per-minute series.
@@ -317,12 +333,26 @@ pub async fn run_async(
         (policy.min.resolve(at).value.min(max), max)
     };
     let (initial, _) = bounds(trace.start);
-    let platform = Arc::new(SimulatedScaler::new(
+    let ladder = formation.sizes.clone();
+    let mut platform = SimulatedScaler::new(
         &formation.app,
         &formation.process_type,
         initial,
         options.boot_minutes,
-    ));
+    );
+    if let Some(first) = ladder.as_ref().and_then(|l| l.steps.first()) {
+        platform = platform.with_size(&first.name);
+    }
+    let platform = Arc::new(platform);
+    // A ready dyno's capacity at the platform's current size, and that size.
+    let size_now = |base: f64| match (&ladder, platform.size()) {
+        (Some(l), Some(size)) => {
+            let factor = l.index_of(&size).map_or(1.0, |i| l.steps[i].capacity);
+            (base * factor, Some(size))
+        }
+        _ => (base, None),
+    };
+    let (mut dollars, mut size_minutes) = (0.0f64, std::collections::BTreeMap::new());
     let engine = Engine::new(
         Arc::new(config),
         vec![sources],
@@ -350,15 +380,24 @@ pub async fn run_async(
             failed += 1;
         }
         let (quantity, ready) = platform.counts();
+        let (per_dyno, size) = size_now(capacity);
+        if let Some(size) = &size {
+            *size_minutes
+                .entry(size.to_ascii_lowercase())
+                .or_insert(0u64) += u64::from(quantity);
+            dollars += f64::from(quantity)
+                * f64::from(crate::domain::sizes::monthly_price(size).unwrap_or(0))
+                / MONTH_MINUTES;
+        }
         let (min, max) = bounds(now);
         let is_missing = trace.values[t].is_none();
         let load = trace.values[t].unwrap_or(last_load);
         last_load = load;
-        let response = response_ms(load, ready, capacity, service_ms);
+        let response = response_ms(load, ready, per_dyno, service_ms);
         if let Ok(mut r) = signals.responses.lock() {
             r.push(response);
         }
-        let served = f64::from(ready) * capacity;
+        let served = f64::from(ready) * per_dyno;
         dyno_minutes += u64::from(quantity);
         oracle += u64::from(dynos_for(load, capacity).clamp(min, max));
         if load > served {
@@ -407,6 +446,8 @@ pub async fn run_async(
         scale_events: platform.scale_events(),
         p95_response_ms: p95(series.iter().map(|r| r.response_ms).collect()),
         failed_invocations: failed,
+        cost_dollars: ladder.is_some().then_some(dollars),
+        size_minutes,
     };
     Ok(Simulation { report, series })
 }

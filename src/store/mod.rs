@@ -67,6 +67,24 @@ pub struct FormationState {
     /// pending claim, pause, episodes, decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addon: Option<AddonMark>,
+    /// Only for a formation with a size ladder: its size bookkeeping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<SizeMark>,
+}
+
+/// A sized formation's bookkeeping between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeMark {
+    /// The size read from the platform (or set by an update it accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// When dynopilot last changed the size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
+    /// Since when the size below has fitted (the size-down delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fits_smaller_since: Option<DateTime<Utc>>,
 }
 
 /// What an add-on's record keeps besides the formation-like parts.

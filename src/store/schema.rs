@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// A stored state as this version reads it.
 ///
@@ -64,7 +64,8 @@ pub fn encode(state: &FormationState) -> Result<Value, String> {
 /// One step, from version `from` to `from + 1`.
 fn migrate(from: u64, doc: &mut Map<String, Value>) {
     // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
-    // an optional key. A later change of shape rewrites `doc` here, one step
+    // an optional key (`addon`); 3 → 4 another (`size`, a sized formation's
+    // bookkeeping). A later change of shape rewrites `doc` here, one step
     // per version.
     let _ = (from, doc);
 }

@@ -2,6 +2,10 @@
 //! formations per app, the account's call pool (4500, refilled at 75 a
 //! minute on a clock the test moves), `RateLimit-Remaining` on every answer,
 //! 429 with `Retry-After` when the pool is empty, and every call counted.
+//! Formation updates follow contracts-round2 §15.2: `quantity` as an integer
+//! or a string (`"3"`, relative `"+1"`/`"-1"`), a size as `size` (string) or
+//! `dyno_size` (`{"name"}`), names case-insensitive, answered capitalised;
+//! a size refused by the test (e.g. eco next to standard) gets Heroku's 422.
 //!
 //! Shared by the integration tests and the rate-limit benchmark (included
 //! with `#[path]`).
@@ -26,6 +30,8 @@ pub struct Call {
     pub app: String,
     /// The status answered.
     pub status: u16,
+    /// The request body, for updates (`Null` for reads).
+    pub body: Value,
 }
 
 #[derive(Debug)]
@@ -40,6 +46,10 @@ struct Account {
     force_429: Option<u64>,
     /// When set, every answer says this many calls remain (the pool is not used).
     fixed_remaining: Option<u64>,
+    /// app -> process type -> size as Heroku names it (default `Standard-1X`).
+    sizes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Sizes (lowercase) an update to is refused with this 422 message.
+    refused_sizes: BTreeMap<String, String>,
 }
 
 /// The fake; cheap to clone (shared state).
@@ -55,6 +65,8 @@ impl HerokuAccount {
             calls: Vec::new(),
             force_429: None,
             fixed_remaining: None,
+            sizes: BTreeMap::new(),
+            refused_sizes: BTreeMap::new(),
         })))
     }
 
@@ -77,6 +89,28 @@ impl HerokuAccount {
             .get(app)
             .and_then(|t| t.get(process_type))
             .copied()
+    }
+
+    /// Set a process type's size (as `heroku ps:type` would).
+    pub fn set_size(&self, app: &str, process_type: &str, size: &str) {
+        self.lock()
+            .sizes
+            .entry(app.to_string())
+            .or_default()
+            .insert(process_type.to_string(), capitalised(size));
+    }
+
+    /// A process type's size as Heroku answers it (`Standard-1X` unless set).
+    pub fn size(&self, app: &str, process_type: &str) -> String {
+        size_of(&self.lock(), app, process_type)
+    }
+
+    /// Refuse every update to `size` with 422 `invalid_params` and `message`
+    /// (nothing of that update is applied).
+    pub fn refuse_size(&self, size: &str, message: &str) {
+        self.lock()
+            .refused_sizes
+            .insert(size.to_ascii_lowercase(), message.to_string());
     }
 
     /// Move the clock; the pool refills for the time passed.
@@ -120,6 +154,102 @@ impl HerokuAccount {
     }
 }
 
+/// `standard-2x` as Heroku answers it: `Standard-2X`.
+pub fn capitalised(size: &str) -> String {
+    size.split('-')
+        .map(|part| {
+            let lower = part.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            match chars.next() {
+                Some(_) if part.len() <= 3 && part.chars().any(|c| c.is_ascii_digit()) => {
+                    lower.to_ascii_uppercase()
+                }
+                Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn size_of(account: &Account, app: &str, process_type: &str) -> String {
+    account
+        .sizes
+        .get(app)
+        .and_then(|t| t.get(process_type))
+        .cloned()
+        .unwrap_or_else(|| "Standard-1X".to_string())
+}
+
+/// A quantity as the API takes it: an integer, or a string (`"3"`, `"+1"`, `"-1"`).
+fn quantity_of(update: &Value, current: u32) -> Option<Option<u32>> {
+    match update.get("quantity") {
+        None => Some(None),
+        Some(Value::Number(n)) => n.as_u64().and_then(|q| u32::try_from(q).ok()).map(Some),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            let relative = s.starts_with('+') || s.starts_with('-');
+            let n: i64 = s.parse().ok()?;
+            let q = if relative { i64::from(current) + n } else { n };
+            u32::try_from(q).ok().map(Some)
+        }
+        Some(_) => None,
+    }
+}
+
+/// A size as the API takes it: `size` string or `dyno_size` `{"name"}`.
+fn size_in(update: &Value) -> Option<String> {
+    update
+        .get("size")
+        .and_then(Value::as_str)
+        .or_else(|| update.pointer("/dyno_size/name").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+/// One update (`type` given) applied, or the 422 Heroku answers.
+fn apply(
+    account: &mut Account,
+    app: &str,
+    process_type: &str,
+    update: &Value,
+) -> Result<Value, Value> {
+    let bad = |m: &str| json!({"id": "invalid_params", "message": m});
+    let current = account
+        .formations
+        .get(app)
+        .and_then(|t| t.get(process_type))
+        .copied()
+        .ok_or_else(|| bad("bad update"))?;
+    let quantity = quantity_of(update, current).ok_or_else(|| bad("bad update"))?;
+    let size = size_in(update);
+    if quantity.is_none() && size.is_none() {
+        return Err(bad("bad update"));
+    }
+    if let Some(size) = &size {
+        if let Some(message) = account.refused_sizes.get(&size.to_ascii_lowercase()) {
+            return Err(bad(message));
+        }
+    }
+    let q = quantity.unwrap_or(current);
+    account
+        .formations
+        .entry(app.to_string())
+        .or_default()
+        .insert(process_type.to_string(), q);
+    if let Some(size) = size {
+        account
+            .sizes
+            .entry(app.to_string())
+            .or_default()
+            .insert(process_type.to_string(), capitalised(&size));
+    }
+    let mut out = formation_json(app, process_type, q);
+    let size = size_of(account, app, process_type);
+    out["size"] = json!(size);
+    out["dyno_size"]["name"] = json!(size);
+    Ok(out)
+}
+
 /// A formation object with the schema's full field set (values illustrative).
 pub fn formation_json(app: &str, process_type: &str, quantity: u32) -> Value {
     json!({
@@ -146,12 +276,15 @@ impl Respond for HerokuAccount {
         let app = segments.get(1).cloned().unwrap_or_default();
         let method = request.method.to_string();
         let at = account.clock;
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let sent = body.clone();
         let record = |account: &mut Account, status: u16| {
             account.calls.push(Call {
                 at,
                 method: method.clone(),
                 app: app.clone(),
                 status,
+                body: sent.clone(),
             });
         };
         // The pool: no token, no answer but 429.
@@ -189,42 +322,62 @@ impl Respond for HerokuAccount {
                 json!({"id": "not_found", "message": "Couldn't find that app."}),
             );
         };
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let response = match (request.method.as_str(), segments.get(3)) {
             ("GET", None) => (
                 200,
                 Value::Array(
                     types
                         .iter()
-                        .map(|(t, q)| formation_json(&app, t, *q))
+                        .map(|(t, q)| {
+                            let mut f = formation_json(&app, t, *q);
+                            let size = size_of(&account, &app, t);
+                            f["size"] = json!(size);
+                            f["dyno_size"]["name"] = json!(size);
+                            f
+                        })
                         .collect(),
                 ),
             ),
-            ("PATCH", Some(process_type)) => match body.get("quantity").and_then(Value::as_u64) {
-                Some(q) if types.contains_key(process_type) => {
-                    let formations = account.formations.entry(app.clone()).or_default();
-                    formations.insert(process_type.clone(), q as u32);
-                    (200, formation_json(&app, process_type, q as u32))
-                }
-                _ => (
-                    422,
-                    json!({"id": "invalid_params", "message": "bad update"}),
-                ),
+            ("PATCH", Some(process_type)) => match apply(&mut account, &app, process_type, &body) {
+                Ok(f) => (200, f),
+                Err(e) => (422, e),
             },
             ("PATCH", None) => {
+                // All or nothing: every update is checked on a copy first.
                 let updates = body.get("updates").and_then(Value::as_array).cloned();
-                let formations = account.formations.entry(app.clone()).or_default();
+                let mut trial = Account {
+                    formations: account.formations.clone(),
+                    pool: 0.0,
+                    clock: account.clock,
+                    calls: Vec::new(),
+                    force_429: None,
+                    fixed_remaining: None,
+                    sizes: account.sizes.clone(),
+                    refused_sizes: account.refused_sizes.clone(),
+                };
                 let mut out = Vec::new();
+                let mut refused = None;
                 for u in updates.unwrap_or_default() {
-                    if let (Some(t), Some(q)) = (
-                        u.get("type").and_then(Value::as_str),
-                        u.get("quantity").and_then(Value::as_u64),
-                    ) {
-                        formations.insert(t.to_string(), q as u32);
-                        out.push(formation_json(&app, t, q as u32));
+                    let Some(t) = u.get("type").and_then(Value::as_str) else {
+                        refused = Some(json!({"id": "invalid_params", "message": "bad update"}));
+                        break;
+                    };
+                    match apply(&mut trial, &app, t, &u) {
+                        Ok(f) => out.push(f),
+                        Err(e) => {
+                            refused = Some(e);
+                            break;
+                        }
                     }
                 }
-                (200, Value::Array(out))
+                match refused {
+                    Some(e) => (422, e),
+                    None => {
+                        account.formations = trial.formations;
+                        account.sizes = trial.sizes;
+                        (200, Value::Array(out))
+                    }
+                }
             }
             _ => (404, json!({"id": "not_found", "message": "no such route"})),
         };

@@ -158,6 +158,17 @@ fn config_with(top: &str, input: &str) -> Value {
     }
 }
 
+/// Like [`config_with`], with extra keys on the formation.
+fn config_with_formation_keys(keys: &str, input: &str) -> Value {
+    let text = format!(
+        "[[formations]]\napp = \"shop-api\"\ntype = \"web\"\nmax = 4\n{keys}\n\n[[formations.inputs]]\nname = \"load\"\n{input}\n"
+    );
+    match config::parse(&text) {
+        Ok(c) => c.describe(),
+        Err(e) => panic!("{e}\n{text}"),
+    }
+}
+
 /// The keys an example (TOML lines) sets.
 fn set_in(example: &str) -> BTreeSet<String> {
     example
@@ -293,6 +304,22 @@ fn every_section_documents_exactly_the_keys_the_code_reads_with_their_defaults()
     formation_keys.remove("inputs");
     assert_eq!(formation_keys, row_keys(&rows("formations")));
     assert_defaults("formations[0]", &rows("formations"), formation);
+
+    let sized = config_with_formation_keys(
+        "sizes = [\"standard-1x\", \"standard-2x\"]\nsize_max = { \"standard-1x\" = 3 }",
+        constant,
+    );
+    let mut size_keys = keys_of(&sized["formations"][0]);
+    size_keys.retain(|k| !formation_keys.contains(k) && k != "inputs");
+    assert_eq!(size_keys, row_keys(&rows("formation-sizes")));
+    assert_defaults(
+        "formations[0]",
+        &rows("formation-sizes")
+            .into_iter()
+            .filter(|r| r.key == "size_down_delay")
+            .collect::<Vec<_>>(),
+        &sized["formations"][0],
+    );
 
     let common = row_keys(&rows("inputs"));
     assert_defaults("inputs[0]", &rows("inputs"), &formation["inputs"][0]);

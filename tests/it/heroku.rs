@@ -77,6 +77,7 @@ fn change(process_type: &str, quantity: u32) -> QuantityChange {
     QuantityChange {
         process_type: process_type.into(),
         quantity,
+        size: None,
     }
 }
 

@@ -39,6 +39,7 @@ mod rules;
 mod schedules;
 mod secrets_echoed;
 mod simulate;
+mod sizes;
 mod state_schema;
 mod status_fixture;
 mod status_http;

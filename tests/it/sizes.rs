@@ -1,0 +1,348 @@
+//! Dyno sizes end to end: the `sizes` keys and their refusals, and a sized
+//! formation over the Heroku account fake (formation reads carry `size`, one
+//! PATCH carries both `quantity` and `size`, a refused update is notified and
+//! nothing is stored as done).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dynopilot::config;
+use dynopilot::engine::Outcome;
+use dynopilot::notify::NotificationKind;
+use dynopilot::scaler::HerokuScaler;
+use secrecy::SecretString;
+use serde_json::json;
+use wiremock::MockServer;
+
+use crate::helpers::{at, SecretMap, Wired};
+use crate::heroku_account::HerokuAccount;
+
+fn errors(toml: &str) -> Vec<String> {
+    match config::parse(toml) {
+        Ok(_) => panic!("config should have been refused:\n{toml}"),
+        Err(e) => e.field_errors().iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// One formation `shop-app web` with these extra keys and a constant load
+/// (`per_dyno` 100: load 1400 needs 14 standard-1x dynos).
+fn formation(keys: &str, load: u32) -> String {
+    format!(
+        r#"
+[state]
+kind = "memory"
+
+[scaler]
+kind = "heroku"
+token = "env:HEROKU_API_TOKEN"
+
+[[formations]]
+app = "shop-app"
+type = "web"
+max = 10
+{keys}
+
+[[formations.inputs]]
+name = "load"
+type = "constant"
+value = {load}
+per_dyno = 100
+"#
+    )
+}
+
+const LADDER: &str = r#"sizes = ["standard-1x", "standard-2x", "performance-m"]"#;
+
+#[test]
+fn a_ladder_is_read_with_the_table_s_capacities() {
+    let c = config::parse(&formation(LADDER, 1)).expect("valid");
+    let ladder = c.formations[0].sizes.as_ref().expect("sizes");
+    let caps: Vec<f64> = ladder.steps.iter().map(|s| s.capacity).collect();
+    assert_eq!(caps, vec![1.0, 2.0, 12.0]);
+    let shown = c.describe();
+    assert_eq!(
+        shown["formations"][0]["sizes"],
+        json!(["standard-1x", "standard-2x", "performance-m"])
+    );
+    assert_eq!(shown["formations"][0]["size_down_delay"], json!("1h"));
+    // Own capacities and per-size limits.
+    let c = config::parse(&formation(
+        &format!("{LADDER}\nsize_capacity = {{ \"performance-m\" = 10 }}\nsize_max = {{ \"standard-1x\" = 4 }}"),
+        1,
+    ))
+    .expect("valid");
+    let ladder = c.formations[0].sizes.as_ref().expect("sizes");
+    assert_eq!(ladder.steps[2].capacity, 10.0);
+    assert_eq!(ladder.steps[0].max, Some(4));
+}
+
+#[test]
+fn what_heroku_refuses_is_refused_at_load_time_naming_the_field() {
+    let e = errors(&formation(r#"sizes = ["basic", "standard-1x"]"#, 1));
+    assert!(
+        e.iter().any(|e| e
+            .starts_with("formations[0].sizes: basic and standard-1x cannot run in the same app")),
+        "{e:?}"
+    );
+    let e = errors(&formation(r#"sizes = ["standard-2x", "dyno-2c-4gb"]"#, 1));
+    assert!(
+        e.iter().any(|e| e.starts_with("formations[0].sizes:")
+            && e.contains("Cedar")
+            && e.contains("Fir")),
+        "{e:?}"
+    );
+    let e = errors(&formation(r#"sizes = ["standard-2x", "standard-1x"]"#, 1));
+    assert!(e.iter().any(|e| e.contains("must grow")), "{e:?}");
+    let e = errors(&formation(r#"sizes = ["standard-1x", "mega-9x"]"#, 1));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("formations[0].sizes: mega-9x") && e.contains("size_capacity")),
+        "{e:?}"
+    );
+    let e = errors(&formation(r#"size_max = { "standard-1x" = 4 }"#, 1));
+    assert!(
+        e.iter()
+            .any(|e| e == "formations[0].size_max: needs `sizes`"),
+        "{e:?}"
+    );
+    // Two formations of one app: eco on one, standard on the other.
+    let two = format!(
+        "{}\n[[formations]]\napp = \"shop-app\"\ntype = \"worker\"\nmax = 2\nsizes = [\"eco\"]\n\n[[formations.inputs]]\nname = \"q\"\ntype = \"constant\"\nvalue = 1\nper_dyno = 1\n",
+        formation(LADDER, 1)
+    );
+    let e = errors(&two);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("formations[1].sizes: app shop-app: eco and standard-1x")),
+        "{e:?}"
+    );
+}
+
+struct Sized {
+    account: HerokuAccount,
+    wired: Wired,
+    _server: MockServer,
+}
+
+async fn sized(load: u32, quantity: u32, size: &str) -> Sized {
+    let server = MockServer::start().await;
+    let account = HerokuAccount::new(at(9, 0));
+    account.set("shop-app", "web", quantity);
+    account.set_size("shop-app", "web", size);
+    account.mount(&server).await;
+    let http = dynopilot::wiring::http_client().expect("http client");
+    let scaler = HerokuScaler::new(
+        http,
+        &server.uri(),
+        SecretString::from("sizes-test-token"),
+        Duration::from_secs(2),
+    )
+    .expect("url");
+    let wired = Wired::new(
+        &formation(LADDER, load),
+        &SecretMap::default(),
+        Arc::new(scaler),
+    );
+    Sized {
+        account,
+        wired,
+        _server: server,
+    }
+}
+
+fn patches(account: &HerokuAccount) -> Vec<serde_json::Value> {
+    account
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "PATCH")
+        .map(|c| c.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_need_above_max_at_standard_1x_is_one_update_to_standard_2x_with_the_right_count() {
+    // 14 standard-1x dynos needed, max 10: 7 standard-2x, in one PATCH.
+    let s = sized(1400, 10, "Standard-1X").await;
+    let report = s.wired.run(at(9, 0)).await;
+    let f = &report.formations[0];
+    assert_eq!(f.outcome, Outcome::ScaledUp, "{f:?}");
+    assert_eq!(
+        patches(&s.account),
+        vec![json!({"quantity": 7, "size": "standard-2x"})]
+    );
+    assert_eq!(s.account.quantity("shop-app", "web"), Some(7));
+    assert_eq!(s.account.size("shop-app", "web"), "Standard-2X");
+    // The next run reads Standard-2X and 7: held, no further update.
+    let report = s.wired.run(at(9, 1)).await;
+    assert_eq!(
+        report.formations[0].outcome,
+        Outcome::Hold,
+        "{:?}",
+        report.formations[0]
+    );
+    assert_eq!(patches(&s.account).len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_size_change_is_notified_and_nothing_is_stored_as_done() {
+    let s = sized(1400, 10, "Standard-1X").await;
+    s.account.refuse_size(
+        "standard-2x",
+        "Cannot use the following dyno types in the same app: Basic and Standard-2X",
+    );
+    let report = s.wired.run(at(9, 0)).await;
+    let f = &report.formations[0];
+    assert_ne!(f.outcome, Outcome::ScaledUp, "{f:?}");
+    assert!(
+        f.errors
+            .iter()
+            .any(|e| e.stage == "scale" && e.kind == "rejected"),
+        "{f:?}"
+    );
+    assert_eq!(s.account.quantity("shop-app", "web"), Some(10));
+    assert_eq!(s.account.size("shop-app", "web"), "Standard-1X");
+    let sent = s.wired.notifier.sent();
+    assert!(
+        sent.iter().any(|n| n.kind == NotificationKind::ScaleFailed
+            && n.body.contains("Cannot use the following dyno types")),
+        "{sent:?}"
+    );
+    let status = s.wired.engine.status().await;
+    assert!(
+        status[0].last_scales.is_empty(),
+        "{:?}",
+        status[0].last_scales
+    );
+    assert!(status[0].pending.is_none());
+    // Not done, so the next run asks again.
+    let _ = s.wired.run(at(9, 1)).await;
+    assert_eq!(patches(&s.account).len(), 2);
+}
+
+#[tokio::test]
+async fn the_account_fake_takes_both_update_shapes_and_string_quantities() {
+    // contracts-round2 §15.2 / pitfall 6: the CLI sends `size` and string
+    // quantities (`"+1"`), the schema `dyno_size`; the fake takes all of them.
+    let s = sized(100, 2, "Standard-1X").await;
+    let http = reqwest::Client::new();
+    let base = s._server.uri();
+    let send = |path: String, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            http.patch(path)
+                .json(&body)
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        }
+    };
+    let web = format!("{base}/apps/shop-app/formation/web");
+    let batch = format!("{base}/apps/shop-app/formation");
+    assert_eq!(
+        send(
+            web.clone(),
+            json!({"quantity": 3, "dyno_size": {"name": "Standard-2X"}})
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        (
+            s.account.quantity("shop-app", "web"),
+            s.account.size("shop-app", "web")
+        ),
+        (Some(3), "Standard-2X".into())
+    );
+    assert_eq!(
+        send(
+            batch.clone(),
+            json!({"updates": [{"type": "web", "quantity": "+1", "size": "performance-m"}]})
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        (
+            s.account.quantity("shop-app", "web"),
+            s.account.size("shop-app", "web")
+        ),
+        (Some(4), "Performance-M".into())
+    );
+    s.account.refuse_size(
+        "eco",
+        "Cannot use the following dyno types in the same app: Eco and Standard-1X",
+    );
+    assert_eq!(
+        send(
+            batch,
+            json!({"updates": [{"type": "web", "quantity": 1, "size": "eco"}]})
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        s.account.quantity("shop-app", "web"),
+        Some(4),
+        "a refused update changes nothing"
+    );
+}
+
+#[test]
+fn the_simulator_moves_sizes_and_reports_dollars_and_minutes_per_size() {
+    use dynopilot::simulate::{self, SimOptions, Trace, MONTH_MINUTES};
+    let config = crate::helpers::config(
+        r#"
+[state]
+kind = "memory"
+
+[[formations]]
+app = "hand-app"
+type = "web"
+min = 1
+max = 2
+hysteresis = "0s"
+sizes = ["standard-1x", "standard-2x"]
+
+[[formations.inputs]]
+name = "rpm"
+type = "replay"
+file = "ignored-by-the-simulator.csv"
+per_dyno = 40
+"#,
+    );
+    // 200 rpm at 40 per standard-1x: 5 needed, max 2 -> 2 standard-2x (the top, capped).
+    let trace = Arc::new(
+        Trace::parse("m,r\n2026-01-05 10:00,30\n2026-01-05 10:01,30\n2026-01-05 10:02,200\n2026-01-05 10:03,200\n2026-01-05 10:04,200\n")
+            .expect("trace"),
+    );
+    let sim = simulate::run(config, trace, &SimOptions::default()).expect("runs");
+    let r = &sim.report;
+    assert_eq!(
+        r.size_minutes,
+        [
+            ("standard-1x".to_string(), 2),
+            ("standard-2x".to_string(), 4)
+        ]
+        .into()
+    );
+    let dollars = r.cost_dollars.expect("dollars with sizes");
+    assert!(
+        (dollars - (2.0 * 25.0 + 4.0 * 50.0) / MONTH_MINUTES).abs() < 1e-9,
+        "{dollars}"
+    );
+    // Two standard-2x dynos serve 160 of the 200: the capacity is per size.
+    assert_eq!(
+        sim.series.last().map(|m| (m.quantity, m.ready)),
+        Some((2, 2))
+    );
+    // Unserved: 200-40 (1 standard-1x), 200-80 (1 of 2 standard-2x ready), 200-160, of 630.
+    assert!(
+        (r.unserved_pct - 100.0 * 320.0 / 630.0).abs() < 1e-9,
+        "{}",
+        r.unserved_pct
+    );
+    let json = serde_json::to_value(r).expect("json");
+    assert!(json.get("cost_dollars").is_some());
+}
