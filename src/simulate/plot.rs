@@ -524,10 +524,10 @@ fn markers_svg<DB: DrawingBackend>(
         } else {
             ("#8c2c8c", y_top + 12, y_top)
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<g class=\"scale\"><title>{}</title>\
-             <polygon points=\"{},{base} {},{base} {x},{tip}\" fill=\"{colour}\"/></g>\n",
+             <polygon points=\"{},{base} {},{base} {x},{tip}\" fill=\"{colour}\"/></g>",
             text,
             x - 7,
             x + 7,
