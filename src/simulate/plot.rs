@@ -32,6 +32,7 @@ const SIM_STYLE: PlotStyle = PlotStyle {
     simplify_steps: false,
     max_markers: 0,
     light_lines: true,
+    axis_labels: None,
 };
 
 /// One minute of a series; `None` where nothing is known (drawn as a gap).
@@ -86,14 +87,17 @@ pub struct PlotStyle {
     pub height: u32,
     /// At most this many buckets.
     pub max_buckets: usize,
-    /// Drop the inner points of flat runs of the step lines (same picture,
-    /// fewer bytes: the status page draws twenty of these).
+    /// Drop the inner points of flat runs of the step lines and merge
+    /// adjacent under-provisioned marks (same picture, fewer bytes: the
+    /// status page draws twenty of these).
     pub simplify_steps: bool,
     /// At most this many markers: nearby ones are merged into one whose text
     /// lists them (0: one per marker). Bounds the size of a busy week.
     pub max_markers: usize,
     /// Draw the faint grid lines between the labelled ones (a few kB per chart).
     pub light_lines: bool,
+    /// How many labels on the time axis and on each value axis (`None`: 12 and plotters' default).
+    pub axis_labels: Option<(usize, usize)>,
 }
 
 /// Minutes per bucket when `len` minutes are drawn in at most `max_buckets`.
@@ -341,21 +345,34 @@ pub fn plot_series(
         if !style.light_lines {
             mesh.max_light_lines(0);
         }
+        if let Some((x, y)) = style.axis_labels {
+            mesh.x_labels(x).y_labels(y);
+        }
         mesh.draw().map_err(err)?;
-        chart
-            .configure_secondary_axes()
+        let mut secondary = chart.configure_secondary_axes();
+        secondary
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .y_desc("dynos")
-            .draw()
-            .map_err(err)?;
+            .y_desc("dynos");
+        if let Some((_, y)) = style.axis_labels {
+            secondary.y_labels(y);
+        }
+        secondary.draw().map_err(err)?;
 
         let red = RGBColor(220, 30, 30);
         let mark = top * 0.012;
+        // Under-provisioned spans: one mark per bucket, or (compact) per run of buckets.
+        let mut under: Vec<(f64, f64)> = Vec::new();
+        for b in bs.iter().filter(|b| b.under) {
+            match under.last_mut() {
+                Some(last) if style.simplify_steps && last.1 == b.from => last.1 = b.to,
+                _ => under.push((b.from, b.to)),
+            }
+        }
         chart
             .draw_series(
-                bs.iter()
-                    .filter(|b| b.under)
-                    .map(|b| Rectangle::new([(b.from, 0.0), (b.to, mark)], red.filled())),
+                under
+                    .into_iter()
+                    .map(|(from, to)| Rectangle::new([(from, 0.0), (to, mark)], red.filled())),
             )
             .map_err(err)?
             .label("under-provisioned")
@@ -452,8 +469,8 @@ pub fn plot_series(
     Ok(svg)
 }
 
-/// One `<g class="scale">` per marker: a dashed line through the plot and a
-/// triangle at its top (up: green, pointing up; down: purple, pointing down),
+/// One `<g class="scale">` per marker: a triangle at the top of the plot
+/// (up: green, pointing up; down: purple, pointing down),
 /// with the marker's text as `<title>`. Plotters cannot draw `<title>`, so
 /// these are written by hand at the chart's pixel coordinates.
 fn markers_svg<DB: DrawingBackend>(
@@ -492,27 +509,25 @@ fn markers_svg<DB: DrawingBackend>(
             escape_xml(&m.text)
         } else {
             let mut t = format!("{} scales:", g.len());
-            for each in g.iter().take(4) {
+            for each in g.iter().take(3) {
                 t.push('\n');
                 t.push_str(&escape_xml(&each.text));
             }
-            if g.len() > 4 {
-                let _ = write!(t, "\n… and {} more", g.len() - 4);
+            if g.len() > 3 {
+                let _ = write!(t, "\n… and {} more", g.len() - 3);
             }
             t
         };
         let (x, y_top) = chart.backend_coord(&(m.minute, top));
-        let (_, y_bottom) = chart.backend_coord(&(m.minute, 0.0));
         let (colour, tip, base) = if m.up {
             ("#148c3c", y_top, y_top + 12)
         } else {
             ("#8c2c8c", y_top + 12, y_top)
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<g class=\"scale\"><title>{}</title>\
-             <line x1=\"{x}\" y1=\"{y_top}\" x2=\"{x}\" y2=\"{y_bottom}\" stroke=\"{colour}\" stroke-opacity=\"0.5\" stroke-dasharray=\"4 3\"/>\
-             <polygon points=\"{},{base} {},{base} {x},{tip}\" fill=\"{colour}\"/></g>\n",
+             <polygon points=\"{},{base} {},{base} {x},{tip}\" fill=\"{colour}\"/></g>",
             text,
             x - 7,
             x + 7,

@@ -33,11 +33,11 @@ pub use view::{
 pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";
 
 /// The two chart spans: last 24 hours in 4-minute buckets with a scale
-/// marker per 15 minutes at most, 7 days in 30-minute buckets and a marker
-/// per 2 hours at most (nearby scales share one, its hover text lists them).
+/// marker per 40 minutes at most, 7 days in 30-minute buckets and a marker
+/// per 8 hours at most (nearby scales share one, its hover text lists them).
 const SPANS: [(&str, &str, i64, usize, usize); 2] = [
-    ("day", "Last 24 hours", 24 * 60, 360, 96),
-    ("week", "Last 7 days", 7 * 24 * 60, 336, 84),
+    ("day", "Last 24 hours", 24 * 60, 360, 36),
+    ("week", "Last 7 days", 7 * 24 * 60, 336, 21),
 ];
 
 const CHART_WIDTH: u32 = 960;
@@ -261,6 +261,7 @@ fn formation(out: &mut String, i: usize, f: &FormationView, now: DateTime<Utc>) 
             simplify_steps: true,
             max_markers,
             light_lines: false,
+            axis_labels: Some((8, 6)),
         };
         chart(out, i, f, now, class, heading, span, style);
     }
@@ -426,7 +427,7 @@ pub fn chart_series(history: &HistoryView, now: DateTime<Utc>, span: i64) -> Plo
             up: s.to > s.from,
             text: format!(
                 "{}: {} → {} dynos — {}",
-                s.at.format("%Y-%m-%d %H:%M UTC"),
+                s.at.format("%m-%d %H:%M"),
                 s.from,
                 s.to,
                 s.reason

@@ -105,6 +105,9 @@ fn main() -> ExitCode {
         page.len(),
         page.len() as f64 / 1000.0
     );
+    if let Some(path) = std::env::var_os("STATUS_PAGE_BENCH_OUT") {
+        std::fs::write(path, &page).expect("write the page");
+    }
     if page.len() >= SIZE_LIMIT {
         eprintln!("the page is {} bytes, at or above {SIZE_LIMIT}", page.len());
         return ExitCode::FAILURE;

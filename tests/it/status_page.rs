@@ -273,7 +273,7 @@ async fn a_fixture_page_shows_each_formations_facts_inputs_and_two_charts() {
     assert!(in_day > 3, "the fixture scales during the day: {in_day}");
     let markers = count(day, "<g class=\"scale\"><title>");
     assert!(
-        (1..=96).contains(&markers) && markers <= in_day,
+        (1..=36).contains(&markers) && markers <= in_day,
         "{markers} markers for {in_day} scales"
     );
     let newest = history.scales.last().expect("scales");
@@ -286,7 +286,7 @@ async fn a_fixture_page_shows_each_formations_facts_inputs_and_two_charts() {
     );
     let week = between(web, "<figure class=\"chart chart-week\"", "</figure>");
     assert!(
-        count(week, "<g class=\"scale\">") <= 84,
+        count(week, "<g class=\"scale\">") <= 21,
         "a week's markers are merged"
     );
     assert!(week.contains("scales:"), "merged markers list their scales");
