@@ -12,14 +12,14 @@
 //! - [`platform`] reads `[state]`, `[scaler]`, `[metrics]` and `[heartbeat]`;
 //! - [`reference`] makes the docs' key tables from the keys of all of them.
 
-pub mod drains;
 pub mod addons;
+pub mod drains;
 pub mod formation;
 pub mod notifications;
 pub mod platform;
 pub mod reference;
-pub mod status_page;
 pub mod sizes;
+pub mod status_page;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -34,8 +34,8 @@ pub use crate::fields::{FieldError, Fields};
 pub use crate::secrets::{
     secret_references, EnvSecrets, MemorySecrets, SecretRef, SecretResolver, SsmSecrets,
 };
-pub use drains::DrainConfig;
 pub use addons::{AddonConfig, AddonInputConfig, AddonInputKind};
+pub use drains::DrainConfig;
 pub use formation::{FormationConfig, InputConfig};
 pub use notifications::NotificationConfig;
 pub use platform::{
