@@ -26,6 +26,8 @@
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore;
 //!                schema.rs versions the stored JSON (migrate older, refuse newer).
+//!   history/     port HistoryStore: each formation's per-minute record, an hour
+//!                per item (DynamoDB with TTL, files, memory); read_minutes.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults)
@@ -95,6 +97,7 @@ pub mod engine;
 mod error_text;
 pub mod fields;
 pub mod heartbeat;
+pub mod history;
 pub mod init;
 pub mod inputs;
 pub mod lambda;

@@ -89,6 +89,11 @@ pub const FORMATION_KEYS: &[KeyDoc] = &[
         Some("unset"),
         "dynos to hold at least once every input is missing; unset: keep the count",
     ),
+    KeyDoc::new(
+        "history",
+        Some("\"14d\""),
+        "how long the per-minute history is kept, for charts and `tune` (at most 90d)",
+    ),
 ];
 
 /// `[[formations.inputs]]` keys every input type shares.
@@ -123,6 +128,8 @@ pub struct FormationConfig {
     pub time_zone: Tz,
     pub policy: Policy,
     pub inputs: Vec<InputConfig>,
+    /// How long its per-minute history is kept (`history`).
+    pub history: TimeDelta,
 }
 
 impl FormationConfig {
@@ -167,6 +174,7 @@ impl FormationConfig {
             "hysteresis": format_duration(p.hysteresis),
             "fallback_after": format_duration(p.fallback_after),
             "fallback": p.fallback,
+            "history": format_duration(self.history),
             "inputs": self.inputs.iter().zip(&p.inputs).map(|(i, ip)| i.describe(&ip.rule)).collect::<Vec<_>>(),
         })
     }
@@ -291,6 +299,12 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         "missing data that long needs a person, not a timer",
     );
     let fallback = f.opt_count("fallback");
+    let history = f.duration_within(
+        "history",
+        crate::history::DEFAULT_KEEP,
+        crate::history::MAX_KEEP,
+        "a longer history is a data warehouse's job",
+    );
     if let (Some(fallback), Some(min), Some(max)) = (fallback, &min, &max) {
         // Against the bounds' extremes: decide() clamps to the bounds in force,
         // so a fallback between a scheduled min's low and a max's high is usable.
@@ -359,6 +373,7 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
             inputs: input_policies,
         },
         inputs: input_configs,
+        history,
     })
 }
 

@@ -38,6 +38,7 @@
 
 mod clock;
 mod deadline;
+mod minutes;
 pub mod pacing;
 mod report;
 
@@ -166,6 +167,8 @@ pub struct Engine {
     notifier: Arc<dyn Notifier>,
     /// The dead-man's switch, when configured.
     heartbeat: Option<Arc<dyn Heartbeat>>,
+    /// Where finished hours of per-minute history go ([`crate::history`]).
+    history: Option<Arc<dyn crate::history::HistoryStore>>,
 }
 
 /// A formation's work in progress through the steps.
@@ -256,6 +259,7 @@ impl Engine {
             scaler,
             notifier,
             heartbeat: None,
+            history: None,
         })
     }
 
@@ -263,6 +267,13 @@ impl Engine {
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: Arc<dyn Heartbeat>) -> Self {
         self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Keep finished hours of each formation's per-minute history in `history`.
+    #[must_use]
+    pub fn with_history(mut self, history: Arc<dyn crate::history::HistoryStore>) -> Self {
+        self.history = Some(history);
         self
     }
 
@@ -711,6 +722,7 @@ impl Engine {
             .map(|(i, _)| i)
             .collect();
         self.notify(work, &unclaimed, now, deadline).await;
+        minutes::record(work, self.history.as_deref(), now).await;
         let live: Vec<usize> = work
             .iter()
             .enumerate()
@@ -816,6 +828,7 @@ impl Engine {
                             to: d.target,
                         });
                         w.state.record_decision(now, &d, true);
+                        minutes::mark_scale(w, now, &d);
                         // The platform accepted the count: as good as a read.
                         w.state.last_read = Some(CountRead {
                             at: now,

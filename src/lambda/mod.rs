@@ -90,12 +90,16 @@ impl Function {
         let Some(table) = table else {
             return Err("the Lambda function keeps state in DynamoDB: set DYNOPILOT_TABLE or [state] kind = \"dynamodb\" with a table".into());
         };
-        let store = Arc::new(DynamoDbStateStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            table,
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let history = Arc::new(crate::history::DynamoDbHistoryStore::new(
+            dynamodb.clone(),
+            table.clone(),
         ));
+        let store = Arc::new(DynamoDbStateStore::new(dynamodb, table));
         let notifier = notifier(&config, &aws);
-        Self::build(config, &secrets, store, notifier)
+        let mut function = Self::build(config, &secrets, store, notifier)?;
+        function.engine = function.engine.with_history(history);
+        Ok(function)
     }
 
     /// Build from parts (tests use this with their own store and notifier).

@@ -8,6 +8,7 @@
 mod dynamodb;
 mod file;
 mod memory;
+pub mod minutes;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,11 @@ pub struct FormationState {
     /// between trust it ([`crate::engine::pacing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read: Option<CountRead>,
+    /// The minutes of the current hour (and of finished hours not yet
+    /// flushed to the history store), columnar: see [`minutes`] and
+    /// `crate::history`. At most [`minutes::MAX_BUFFERED_HOURS`] blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minutes: Vec<minutes::HourBlock>,
 }
 
 /// A process type's count as the platform reported it, and when.

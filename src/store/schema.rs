@@ -8,14 +8,19 @@
 //!
 //! Versions:
 //! 1. round 1: no `schema` key;
-//! 2. the same fields, with `schema` (so later changes can be migrated).
+//! 2. the same fields, with `schema` (so later changes can be migrated);
+//! 3. adds `minutes` (the buffered hour of per-minute history, see
+//!    `crate::history`), optional: a version-2 document migrates unchanged
+//!    and starts with an empty buffer. A version-2 dynopilot refuses a
+//!    version-3 state (newer schema), so roll back only after deleting
+//!    `minutes` (or the state).
 
 use serde_json::{Map, Value};
 
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// A stored state as this version reads it.
 ///
@@ -61,8 +66,9 @@ pub fn encode(state: &FormationState) -> Result<Value, String> {
 
 /// One step, from version `from` to `from + 1`.
 fn migrate(from: u64, doc: &mut Map<String, Value>) {
-    // 1 → 2 only adds the version itself, which `encode` writes; a later
-    // change of shape rewrites `doc` here, one step per version.
+    // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
+    // the optional `minutes` (serde default: empty). A later change of shape
+    // rewrites `doc` here, one step per version.
     let _ = (from, doc);
 }
 

@@ -18,6 +18,7 @@ mod helpers;
 mod heroku;
 #[path = "../fakes/heroku_account.rs"]
 mod heroku_account;
+mod history;
 mod http_probe;
 mod lambda;
 mod metrics;
