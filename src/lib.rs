@@ -43,6 +43,8 @@
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through
 //!                the same Engine with a simulated Heroku, minute by minute;
 //!                accounting against the ideal, series CSV and SVG plot.
+//!   tune/        `tune`: a pure grid search of rule parameters replayed on a
+//!                formation's history through decide(); the frontier and the choice.
 //!   lambda/      the Lambda function: event parsing, cold start (DynamoDB store,
 //!                SES notifier, SSM secrets), the handler.
 //!   init.rs      `dynopilot init`: a starter config from the app's formation.
@@ -109,4 +111,5 @@ pub mod secrets;
 pub mod simulate;
 pub mod store;
 pub mod trace;
+pub mod tune;
 pub mod wiring;
