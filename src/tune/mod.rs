@@ -17,6 +17,8 @@
 //! "total"`) level × stabilisation window. The choice is the cheapest
 //! candidate whose under-provisioned minutes stay within `risk`.
 
+pub mod emit;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 

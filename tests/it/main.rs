@@ -34,3 +34,4 @@ mod schedules;
 mod secrets_echoed;
 mod simulate;
 mod state_schema;
+mod tune;
