@@ -145,9 +145,9 @@ struct TuneArgs {
     /// Minutes from ordering a dyno until it serves.
     #[arg(long, default_value_t = 1)]
     boot_minutes: usize,
-    /// Most under-provisioned minutes accepted, in % (default 1).
-    #[arg(long, default_value_t = dynopilot::tune::DEFAULT_RISK_PCT)]
-    risk: f64,
+    /// Most under-provisioned minutes accepted, in % (default: the formation's `risk`).
+    #[arg(long)]
+    risk: Option<f64>,
     /// Write the config with the chosen parameters filled in here.
     #[arg(long)]
     emit: Option<PathBuf>,
@@ -497,7 +497,7 @@ fn try_tune(args: &TuneArgs) -> Result<(), String> {
             minutes: &minutes,
             capacity,
             boot_minutes: args.boot_minutes,
-            risk_pct: args.risk,
+            risk_pct: args.risk.unwrap_or(formation.risk_pct),
             now,
         },
         &default_grid(),
@@ -508,6 +508,7 @@ fn try_tune(args: &TuneArgs) -> Result<(), String> {
         "boot_minutes": args.boot_minutes,
         "in_force": {
             "hysteresis": dynopilot::fields::format_duration(formation.policy.hysteresis),
+            "risk": format!("{}%", args.risk.unwrap_or(formation.risk_pct)),
             "rule": first.rule.name(),
             "source": format!("the config {}", args.config.display()),
         },

@@ -94,6 +94,11 @@ pub const FORMATION_KEYS: &[KeyDoc] = &[
         Some("\"14d\""),
         "how long the per-minute history is kept, for charts and `tune` (at most 90d)",
     ),
+    KeyDoc::new(
+        "risk",
+        Some("\"1%\""),
+        "`tune` picks the cheapest rule whose under-provisioned minutes stay within this share",
+    ),
 ];
 
 /// `[[formations.inputs]]` keys every input type shares.
@@ -130,6 +135,8 @@ pub struct FormationConfig {
     pub inputs: Vec<InputConfig>,
     /// How long its per-minute history is kept (`history`).
     pub history: TimeDelta,
+    /// `risk`: most under-provisioned minutes `tune` accepts, in %.
+    pub risk_pct: f64,
 }
 
 impl FormationConfig {
@@ -175,6 +182,7 @@ impl FormationConfig {
             "fallback_after": format_duration(p.fallback_after),
             "fallback": p.fallback,
             "history": format_duration(self.history),
+            "risk": format!("{}%", self.risk_pct),
             "inputs": self.inputs.iter().zip(&p.inputs).map(|(i, ip)| i.describe(&ip.rule)).collect::<Vec<_>>(),
         })
     }
@@ -299,6 +307,23 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         "missing data that long needs a person, not a timer",
     );
     let fallback = f.opt_count("fallback");
+    let risk_pct = match f.opt_str("risk") {
+        None => crate::history::DEFAULT_RISK_PCT,
+        Some(text) => match text
+            .trim()
+            .strip_suffix('%')
+            .map(|n| n.trim().parse::<f64>())
+        {
+            Some(Ok(v)) if (0.0..=100.0).contains(&v) => v,
+            _ => {
+                f.error(
+                    "risk",
+                    format!("must be a share like \"1%\" (0% to 100%), found {text:?}"),
+                );
+                crate::history::DEFAULT_RISK_PCT
+            }
+        },
+    };
     let history = f.duration_within(
         "history",
         crate::history::DEFAULT_KEEP,
@@ -374,6 +399,7 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         },
         inputs: input_configs,
         history,
+        risk_pct,
     })
 }
 

@@ -43,6 +43,8 @@ pub use memory::MemoryHistoryStore;
 
 /// Default of the formation key `history`.
 pub const DEFAULT_KEEP: TimeDelta = TimeDelta::days(14);
+/// Default of the formation key `risk` (used by `tune`), in %.
+pub const DEFAULT_RISK_PCT: f64 = 1.0;
 /// Longest `history` accepted.
 pub const MAX_KEEP: TimeDelta = TimeDelta::days(90);
 /// Longest range one [`read_minutes`] call reads.

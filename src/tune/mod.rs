@@ -33,7 +33,7 @@ pub const TARGET_TOLERANCE: f64 = 0.1;
 /// Less history than this gives no suggestion.
 pub const MIN_HISTORY: TimeDelta = TimeDelta::days(2);
 /// Default of the formation key `risk`: under-provisioned minutes, in %.
-pub const DEFAULT_RISK_PCT: f64 = 1.0;
+pub use crate::history::DEFAULT_RISK_PCT;
 
 /// Headrooms of the `capacity` family (fractions of a dyno's capacity).
 pub const HEADROOMS: &[f64] = &[0.0, 0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30];

@@ -108,3 +108,21 @@ fn under_two_days_of_history_there_is_no_suggestion_and_the_reason_is_given() {
     assert!(reason.contains("at least 2 days"), "{reason}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no suggestion"));
 }
+
+#[test]
+fn risk_is_a_share_and_a_bad_one_names_the_field() {
+    let ok = dynopilot::config::parse(&CONFIG.replace("max = 20", "max = 20\nrisk = \"2.5%\""))
+        .expect("valid");
+    assert_eq!(ok.formations[0].risk_pct, 2.5);
+    assert_eq!(
+        dynopilot::config::parse(CONFIG).expect("valid").formations[0].risk_pct,
+        1.0
+    );
+    let err = dynopilot::config::parse(&CONFIG.replace("max = 20", "max = 20\nrisk = \"lots\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("formations[0].risk: must be a share like \"1%\""),
+        "{err}"
+    );
+}
