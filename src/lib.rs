@@ -31,6 +31,8 @@
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore;
 //!                schema.rs versions the stored JSON (migrate older, refuse newer).
+//!   history/     port HistoryStore: each formation's per-minute record, an hour
+//!                per item (DynamoDB with TTL, files, memory); read_minutes.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults)
@@ -56,6 +58,8 @@
 //!                (plot.rs: the one chart function, also used by status_page).
 //!   status_page/ the operator's HTML page: a view from the stored state, the
 //!                config and the history; a pure renderer with inline SVG charts.
+//!   tune/        `tune`: a pure grid search of rule parameters replayed on a
+//!                formation's history through decide(); the frontier and the choice.
 //!   lambda/      the Lambda function: event parsing, cold start (DynamoDB store,
 //!                SES notifier, SSM secrets), the handler.
 //!   init.rs      `dynopilot init`: a starter config from the app's formation.
@@ -114,6 +118,7 @@ mod error_text;
 pub mod fields;
 pub mod heartbeat;
 pub mod http;
+pub mod history;
 pub mod init;
 pub mod inputs;
 pub mod lambda;
@@ -126,4 +131,5 @@ pub mod simulate;
 pub mod status_page;
 pub mod store;
 pub mod trace;
+pub mod tune;
 pub mod wiring;

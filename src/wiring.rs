@@ -13,6 +13,7 @@ use crate::config::{Config, HeartbeatUrl, MetricsConfig, ScalerConfig, StateConf
 use crate::drain_store::{DrainStore, FileDrainStore, MemoryDrainStore};
 use crate::engine::{AddonWorld, Engine};
 use crate::heartbeat::{Heartbeat, HttpHeartbeat};
+use crate::history::{DynamoDbHistoryStore, FileHistoryStore, HistoryStore, MemoryHistoryStore};
 use crate::inputs::{BuildContext, MetricSource, MetricUsage, UsageSource};
 use crate::notify::{ConsoleNotifier, Notifier};
 use crate::scaler::{
@@ -32,6 +33,17 @@ pub enum StateBackend {
 }
 
 impl StateBackend {
+    /// The history store that goes with it: files beside a state file, memory
+    /// beside memory; `None` for any other store (the Lambda function adds
+    /// DynamoDB's itself, see [`crate::lambda::Function::cold_start`]).
+    pub fn history(&self) -> Option<Arc<dyn HistoryStore>> {
+        match self {
+            Self::File(s) => Some(Arc::new(FileHistoryStore::beside(s.path()))),
+            Self::Memory(_) => Some(Arc::new(MemoryHistoryStore::new())),
+            Self::Other(_) => None,
+        }
+    }
+
     pub fn store(&self) -> Arc<dyn StateStore> {
         match self {
             Self::File(s) => s.clone(),
@@ -115,12 +127,16 @@ pub fn assemble(config: Config, parts: Parts<'_>) -> Result<Assembled, String> {
     let heartbeat = heartbeat(&config, parts.secrets, &http)?;
     let metrics = config.metrics.clone();
     let has_addons = !config.addons.is_empty();
+    let history = parts.state.history();
     let mut engine = Engine::new(config, sources, parts.state.store(), scaler, parts.notifier)?;
     if has_addons {
         engine = engine.with_addons(AddonWorld {
             sources: addon_sources,
             plans: addon_plans,
         })?;
+    }
+    if let Some(history) = history {
+        engine = engine.with_history(history);
     }
     if let Some(heartbeat) = heartbeat {
         engine = engine.with_heartbeat(heartbeat);
@@ -171,6 +187,33 @@ pub async fn open_state(
             ))))
         }
         _ => local_state(config, state_path),
+    }
+}
+
+/// The history store an operator's command reads (`tune`, charts): beside
+/// the state file, or DynamoDB's in the config's table (as [`open_state`]).
+///
+/// # Errors
+/// As [`open_state`].
+pub async fn open_history(
+    config: &Config,
+    state_path: Option<PathBuf>,
+) -> Result<Arc<dyn HistoryStore>, String> {
+    match (&state_path, &config.state) {
+        (None, StateConfig::DynamoDb { table }) => {
+            let table = std::env::var("DYNOPILOT_TABLE")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| table.clone());
+            let aws = aws_config::load_from_env().await;
+            Ok(Arc::new(DynamoDbHistoryStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                table,
+            )))
+        }
+        _ => local_state(config, state_path)?
+            .history()
+            .ok_or_else(|| "no history store for this state".to_string()),
     }
 }
 

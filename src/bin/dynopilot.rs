@@ -122,6 +122,38 @@ enum Command {
     /// Backtest a config: replay a load trace through the engine with a simulated
     /// Heroku and print the accounting against the ideal (JSON).
     Simulate(SimulateArgs),
+    /// Search rule parameters on a formation's own history (or a trace) and
+    /// print the frontier and the cheapest choice within `--risk` (JSON).
+    Tune(TuneArgs),
+}
+
+#[derive(clap::Args)]
+struct TuneArgs {
+    /// The TOML config file.
+    #[arg(long)]
+    config: PathBuf,
+    /// A load trace (the simulator's CSV, one value per minute) instead of
+    /// the formation's stored history.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// With the stored history: this state file instead of the config's `[state]`.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Which formation (app/type name), when the config has several.
+    #[arg(long)]
+    formation: Option<String>,
+    /// Load one ready dyno serves per minute (default: the `capacity` rule's per-dyno value).
+    #[arg(long)]
+    capacity: Option<f64>,
+    /// Minutes from ordering a dyno until it serves.
+    #[arg(long, default_value_t = 1)]
+    boot_minutes: usize,
+    /// Most under-provisioned minutes accepted, in % (default: the formation's `risk`).
+    #[arg(long)]
+    risk: Option<f64>,
+    /// Write the config with the chosen parameters filled in here.
+    #[arg(long)]
+    emit: Option<PathBuf>,
 }
 
 /// Which config, store and formations an operator's verb acts on.
@@ -221,6 +253,13 @@ fn main() -> ExitCode {
             force,
         } => init(app.as_deref(), &out, &token_env, &base_url, force),
         Command::Simulate(args) => simulate(&args),
+        Command::Tune(args) => match try_tune(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tune: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run {
             config,
             once,
@@ -391,6 +430,122 @@ fn try_simulate(args: &SimulateArgs) -> Result<(), String> {
             sim.report.to.format("%Y-%m-%d %H:%M")
         );
         write(path, "plot", &simulate::plot_svg(&sim, &title)?)?;
+    }
+    Ok(())
+}
+
+fn try_tune(args: &TuneArgs) -> Result<(), String> {
+    use dynopilot::domain::CapacityRule;
+    use dynopilot::tune::{default_grid, emit::emit, tune, TuneInput};
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| format!("cannot read {}: {e}", args.config.display()))?;
+    let config = config::parse(&text).map_err(|e| e.to_string())?;
+    let formation = match &args.formation {
+        Some(name) => config
+            .formations
+            .iter()
+            .find(|f| &f.name == name)
+            .ok_or_else(|| format!("no formation named {name:?}"))?,
+        None if config.formations.len() == 1 => &config.formations[0],
+        None => {
+            return Err("the config has several formations: choose one with --formation".into())
+        }
+    };
+    let first = formation
+        .policy
+        .inputs
+        .first()
+        .ok_or("the formation has no input")?;
+    let configured = first.rule.downcast::<CapacityRule>().map(|c| c.per_dyno);
+    let capacity = args
+        .capacity
+        .or(configured)
+        .ok_or("give --capacity: the formation's rule is not `capacity`, so its per-dyno load is not in the config")?;
+    let minutes: Vec<(DateTime<Utc>, Option<f64>)> = match &args.history {
+        Some(path) => {
+            let trace = Trace::load(path).map_err(|e| e.to_string())?;
+            (0..trace.len())
+                .map(|i| (trace.minute(i), trace.values[i]))
+                .collect()
+        }
+        None => {
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            runtime.block_on(async {
+                let state = dynopilot::wiring::open_state(&config, args.state.clone()).await?;
+                let history = dynopilot::wiring::open_history(&config, args.state.clone()).await?;
+                let now = Utc::now();
+                let records = dynopilot::history::read_minutes(
+                    history.as_ref(),
+                    state.store().as_ref(),
+                    &formation.key(),
+                    now - formation.history,
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok::<_, String>(
+                    records
+                        .into_iter()
+                        .map(|r| (r.at, r.inputs.get(&first.name).copied().flatten()))
+                        .collect(),
+                )
+            })?
+        }
+    };
+    let now = minutes.last().map_or_else(Utc::now, |m| m.0);
+    let tuning = tune(
+        &TuneInput {
+            policy: &formation.policy,
+            minutes: &minutes,
+            capacity,
+            boot_minutes: args.boot_minutes,
+            risk_pct: args.risk.unwrap_or(formation.risk_pct),
+            now,
+        },
+        &default_grid(),
+    );
+    let report = serde_json::json!({
+        "formation": formation.name,
+        "capacity": capacity,
+        "boot_minutes": args.boot_minutes,
+        "in_force": {
+            "hysteresis": dynopilot::fields::format_duration(formation.policy.hysteresis),
+            "risk": format!("{}%", args.risk.unwrap_or(formation.risk_pct)),
+            "rule": first.rule.name(),
+            "source": format!("the config {}", args.config.display()),
+        },
+        "tuning": tuning,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    match (&tuning.chosen, &tuning.reason) {
+        (Some(chosen), _) => eprintln!(
+            "chosen: {:?} over {} minutes: {:.3} × oracle, {:.2}% under-provisioned",
+            chosen.candidate,
+            tuning.minutes_used,
+            chosen.score.cost_vs_oracle,
+            chosen.score.under_provisioned_pct
+        ),
+        (None, Some(reason)) => eprintln!("no suggestion: {reason}"),
+        (None, None) => {}
+    }
+    if let (Some(path), Some(chosen)) = (&args.emit, &tuning.chosen) {
+        let per_dyno_key = formation
+            .inputs
+            .first()
+            .map_or("per_dyno", |i| i.per_dyno_key);
+        let out = emit(
+            &text,
+            &formation.app,
+            &formation.process_type,
+            per_dyno_key,
+            &chosen.candidate,
+            capacity,
+        )?;
+        write(path, "tuned config", &out)?;
     }
     Ok(())
 }

@@ -89,6 +89,16 @@ pub const FORMATION_KEYS: &[KeyDoc] = &[
         Some("unset"),
         "dynos to hold at least once every input is missing; unset: keep the count",
     ),
+    KeyDoc::new(
+        "history",
+        Some("\"14d\""),
+        "how long the per-minute history is kept, for charts and `tune` (at most 90d)",
+    ),
+    KeyDoc::new(
+        "risk",
+        Some("\"1%\""),
+        "`tune` picks the cheapest rule whose under-provisioned minutes stay within this share",
+    ),
 ];
 
 /// `[[formations.inputs]]` keys every input type shares.
@@ -126,6 +136,10 @@ pub struct FormationConfig {
     /// The dyno sizes it may move between ([`super::sizes`]); `None`: the
     /// size is left alone.
     pub sizes: Option<crate::domain::sizes::SizeLadder>,
+    /// How long its per-minute history is kept (`history`).
+    pub history: TimeDelta,
+    /// `risk`: most under-provisioned minutes `tune` accepts, in %.
+    pub risk_pct: f64,
 }
 
 impl FormationConfig {
@@ -170,6 +184,8 @@ impl FormationConfig {
             "hysteresis": format_duration(p.hysteresis),
             "fallback_after": format_duration(p.fallback_after),
             "fallback": p.fallback,
+            "history": format_duration(self.history),
+            "risk": format!("{}%", self.risk_pct),
             "inputs": self.inputs.iter().zip(&p.inputs).map(|(i, ip)| i.describe(&ip.rule)).collect::<Vec<_>>(),
         });
         if let (Value::Object(sizes), Value::Object(out)) =
@@ -301,6 +317,29 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
     );
     let fallback = f.opt_count("fallback");
     let sizes = super::sizes::read_sizes(f);
+    let risk_pct = match f.opt_str("risk") {
+        None => crate::history::DEFAULT_RISK_PCT,
+        Some(text) => match text
+            .trim()
+            .strip_suffix('%')
+            .map(|n| n.trim().parse::<f64>())
+        {
+            Some(Ok(v)) if (0.0..=100.0).contains(&v) => v,
+            _ => {
+                f.error(
+                    "risk",
+                    format!("must be a share like \"1%\" (0% to 100%), found {text:?}"),
+                );
+                crate::history::DEFAULT_RISK_PCT
+            }
+        },
+    };
+    let history = f.duration_within(
+        "history",
+        crate::history::DEFAULT_KEEP,
+        crate::history::MAX_KEEP,
+        "a longer history is a data warehouse's job",
+    );
     if let (Some(fallback), Some(min), Some(max)) = (fallback, &min, &max) {
         // Against the bounds' extremes: decide() clamps to the bounds in force,
         // so a fallback between a scheduled min's low and a max's high is usable.
@@ -370,6 +409,8 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         },
         inputs: input_configs,
         sizes,
+        history,
+        risk_pct,
     })
 }
 

@@ -39,6 +39,7 @@
 mod addons;
 mod clock;
 mod deadline;
+mod minutes;
 pub mod pacing;
 mod report;
 
@@ -176,6 +177,8 @@ pub struct Engine {
     heartbeat: Option<Arc<dyn Heartbeat>>,
     /// Sources and platform for the configured add-ons, when given.
     addons: Option<AddonWorld>,
+    /// Where finished hours of per-minute history go ([`crate::history`]).
+    history: Option<Arc<dyn crate::history::HistoryStore>>,
 }
 
 /// A formation's work in progress through the steps.
@@ -271,6 +274,7 @@ impl Engine {
             notifier,
             heartbeat: None,
             addons: None,
+            history: None,
         })
     }
 
@@ -296,6 +300,13 @@ impl Engine {
     #[must_use]
     pub fn with_heartbeat(mut self, heartbeat: Arc<dyn Heartbeat>) -> Self {
         self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Keep finished hours of each formation's per-minute history in `history`.
+    #[must_use]
+    pub fn with_history(mut self, history: Arc<dyn crate::history::HistoryStore>) -> Self {
+        self.history = Some(history);
         self
     }
 
@@ -780,6 +791,7 @@ impl Engine {
             .map(|(i, _)| i)
             .collect();
         self.notify(work, &unclaimed, now, deadline).await;
+        minutes::record(work, self.history.as_deref(), now).await;
         let live: Vec<usize> = work
             .iter()
             .enumerate()
@@ -892,6 +904,7 @@ impl Engine {
                             mark.changed_at = Some(now);
                             mark.fits_smaller_since = None;
                         }
+                        minutes::mark_scale(w, now, &d);
                         // The platform accepted the count: as good as a read.
                         w.state.last_read = Some(CountRead {
                             at: now,

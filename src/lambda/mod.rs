@@ -90,16 +90,20 @@ impl Function {
         let Some(table) = table else {
             return Err("the Lambda function keeps state in DynamoDB: set DYNOPILOT_TABLE or [state] kind = \"dynamodb\" with a table".into());
         };
-        let store = Arc::new(DynamoDbStateStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            table,
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let history = Arc::new(crate::history::DynamoDbHistoryStore::new(
+            dynamodb.clone(),
+            table.clone(),
         ));
+        let store = Arc::new(DynamoDbStateStore::new(dynamodb.clone(), table));
         let drain = Arc::new(crate::drain_store::DynamoDbDrainStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
+            dynamodb,
             store.table(),
         ));
         let notifier = notifier(&config, &aws);
-        Self::build_with_drain(config, &secrets, store, Some(drain), notifier)
+        let mut function = Self::build_with_drain(config, &secrets, store, Some(drain), notifier)?;
+        function.engine = function.engine.with_history(history);
+        Ok(function)
     }
 
     /// Build from parts (tests use this with their own store and notifier).

@@ -8,6 +8,7 @@
 mod dynamodb;
 mod file;
 mod memory;
+pub mod minutes;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,11 @@ pub struct FormationState {
     /// Only for a formation with a size ladder: its size bookkeeping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<SizeMark>,
+    /// The minutes of the current hour (and of finished hours not yet
+    /// flushed to the history store), columnar: see [`minutes`] and
+    /// `crate::history`. At most [`minutes::MAX_BUFFERED_HOURS`] blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minutes: Vec<minutes::HourBlock>,
 }
 
 /// A sized formation's bookkeeping between runs.

@@ -11,13 +11,19 @@
 //! 2. the same fields, with `schema` (so later changes can be migrated);
 //! 3. adds `addon` (an add-on's plan bookkeeping, in records keyed
 //!    `addon#app#name`); absent in formation records, so 2 → 3 changes nothing.
+//! 4. adds `size` (a sized formation's bookkeeping), optional;
+//! 5. adds `minutes` (the buffered hour of per-minute history, see
+//!    `crate::history`), optional: an older document migrates unchanged
+//!    and starts with an empty buffer. An older dynopilot refuses a
+//!    version-5 state (newer schema), so roll back only after deleting
+//!    `minutes` (or the state).
 
 use serde_json::{Map, Value};
 
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// A stored state as this version reads it.
 ///
@@ -65,8 +71,8 @@ pub fn encode(state: &FormationState) -> Result<Value, String> {
 fn migrate(from: u64, doc: &mut Map<String, Value>) {
     // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
     // an optional key (`addon`); 3 → 4 another (`size`, a sized formation's
-    // bookkeeping). A later change of shape rewrites `doc` here, one step
-    // per version.
+    // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty). A
+    // later change of shape rewrites `doc` here, one step per version.
     let _ = (from, doc);
 }
 

@@ -23,6 +23,7 @@ mod heroku;
 mod heroku_account;
 #[path = "../fakes/heroku_addons.rs"]
 mod heroku_addons;
+mod history;
 mod http_probe;
 mod lambda;
 #[path = "../fakes/logplex.rs"]
@@ -44,3 +45,4 @@ mod state_schema;
 mod status_fixture;
 mod status_http;
 mod status_page;
+mod tune;
