@@ -66,7 +66,7 @@ class IamCheckTest(unittest.TestCase):
     def test_real_templates_pass_against_the_contracted_actions(self):
         rc, out = self._run()
         self.assertEqual(rc, 0, out)
-        self.assertIn("SAM and CDK grant the same 7 actions", out)
+        self.assertIn("SAM and CDK grant the same 8 actions", out)
 
     def test_without_sdk_calls_in_src_the_contracted_list_is_used_and_named(self):
         rc, out = self._run(code=None)
@@ -209,7 +209,7 @@ class IamCheckTest(unittest.TestCase):
             {
                 "store/dynamodb.rs": """
                     use aws_sdk_dynamodb::Client;
-                    async fn f(c: &Client) { c.get_item(); c.put_item(); }
+                    async fn f(c: &Client) { c.batch_get_item(); c.get_item(); c.put_item(); }
                 """,
                 "notify/ses.rs": "use aws_sdk_sesv2::Client;\nfn s(c: &Client) { c.send_email(); }\n",
                 "config/ssm.rs": "use aws_sdk_ssm::Client;\nfn p(c: &Client) { c.get_parameter(); }\n",
@@ -218,6 +218,17 @@ class IamCheckTest(unittest.TestCase):
         rc, out = self._run(src=src, code=None)
         self.assertEqual(rc, 0, out)
         self.assertIn("from AWS SDK calls found in src/", out)
+
+    def test_the_receivers_transaction_is_not_the_scheduled_functions_to_grant(self):
+        # dynopilot-http's TransactWriteItems (drain_store/dynamodb.rs) is left out and
+        # named; the same call anywhere else is the scheduled function's and must be granted.
+        src = self._src({"drain_store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.transact_write_items(); c.batch_get_item(); }\n"})
+        found, notes = iam_check.code_actions(src)
+        self.assertEqual(sorted(found), ["dynamodb:BatchGetItem"])
+        self.assertTrue(any("dynopilot-http only" in n for n in notes), notes)
+        src = self._src({"store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.transact_write_items(); }\n"})
+        found, _ = iam_check.code_actions(src)
+        self.assertEqual(found["dynamodb:TransactWriteItems"], ["src/store/dynamodb.rs:2"])
 
     def test_code_missing_a_call_makes_the_grant_unused_and_fails(self):
         src = self._src({"store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.get_item(); }\n"})

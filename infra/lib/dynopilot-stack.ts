@@ -27,7 +27,7 @@ export const MANIFEST_PATH = path.join(__dirname, '..', '..', 'Cargo.toml');
 
 /** The exact statements of the function's role, named by Sid (also used by the tests). */
 export const ROLE_ACTIONS: Record<string, string[]> = {
-  StateTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  StateTable: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
   SendReports: ['ses:SendEmail'],
   ReadSecrets: ['ssm:GetParameter'],
   WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],

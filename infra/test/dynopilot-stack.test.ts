@@ -47,7 +47,7 @@ const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
  * ROLE_ACTIONS, so the template is compared with an independent list.
  */
 const EXPECTED_ROLE_ACTIONS: Record<string, string[]> = {
-  StateTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  StateTable: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
   SendReports: ['ses:SendEmail'],
   ReadSecrets: ['ssm:GetParameter'],
   WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
