@@ -685,10 +685,33 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
             Verb::Status { json, html } => {
                 let status = engine::status(&formations, store.as_ref()).await;
                 if let Some(path) = html {
+                    // Recorded history when the store has it; else the state's window.
+                    let extras = match dynopilot::wiring::open_history(
+                        &config,
+                        target.state.clone(),
+                    )
+                    .await
+                    {
+                        Ok(history) => {
+                            dynopilot::status_page::recorded_extras(
+                                &formations,
+                                history.as_ref(),
+                                store.as_ref(),
+                                now,
+                            )
+                            .await
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "no recorded history ({e}): the charts show the stored window"
+                            );
+                            std::collections::BTreeMap::new()
+                        }
+                    };
                     let view = dynopilot::status_page::build_view(
                         &formations,
                         &status,
-                        &std::collections::BTreeMap::new(),
+                        &extras,
                         now,
                         config.dry_run,
                     );

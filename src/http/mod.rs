@@ -173,13 +173,20 @@ pub async fn cold_start() -> Result<Router, String> {
             let credentials = secrets
                 .resolve(&page.credentials)
                 .map_err(|e| format!("status_page.credentials: {e}"))?;
+            let history = Arc::new(crate::history::DynamoDbHistoryStore::new(
+                dynamodb.clone(),
+                table.clone(),
+            ));
             let store = Arc::new(crate::store::DynamoDbStateStore::new(dynamodb, table));
-            Some(Arc::new(StatusPage::new(
-                credentials,
-                config.formations.clone(),
-                config.dry_run,
-                store,
-            )))
+            Some(Arc::new(
+                StatusPage::new(
+                    credentials,
+                    config.formations.clone(),
+                    config.dry_run,
+                    store,
+                )
+                .with_history(history),
+            ))
         }
     };
     Ok(Router { drain, status })

@@ -13,7 +13,8 @@ use secrecy::SecretString;
 
 use crate::config::FormationConfig;
 use crate::engine;
-use crate::status_page::{build_view, render, CONTENT_TYPE};
+use crate::history::HistoryStore;
+use crate::status_page::{build_view, recorded_extras, render, CONTENT_TYPE};
 use crate::store::StateStore;
 
 use super::{basic_auth, Request, Response};
@@ -24,6 +25,8 @@ pub struct StatusPage {
     formations: Vec<FormationConfig>,
     dry_run: bool,
     store: Arc<dyn StateStore>,
+    /// Recorded per-minute history for the charts; `None`: the state's window only.
+    history: Option<Arc<dyn HistoryStore>>,
 }
 
 impl StatusPage {
@@ -39,7 +42,15 @@ impl StatusPage {
             formations,
             dry_run,
             store,
+            history: None,
         }
+    }
+
+    /// Chart the formations' recorded history too.
+    #[must_use]
+    pub fn with_history(mut self, history: Arc<dyn HistoryStore>) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// Answer `GET /status`: 401 without the right credentials (no state
@@ -51,13 +62,13 @@ impl StatusPage {
             return Response::unauthorized().with_header("cache-control", "no-store");
         }
         let statuses = engine::status(&self.formations, self.store.as_ref()).await;
-        let view = build_view(
-            &self.formations,
-            &statuses,
-            &Default::default(),
-            now,
-            self.dry_run,
-        );
+        let extras = match &self.history {
+            Some(history) => {
+                recorded_extras(&self.formations, history.as_ref(), self.store.as_ref(), now).await
+            }
+            None => Default::default(),
+        };
+        let view = build_view(&self.formations, &statuses, &extras, now, self.dry_run);
         Response::new(200, render(&view))
             .with_header("content-type", CONTENT_TYPE)
             .with_header("cache-control", "no-store")

@@ -7,6 +7,7 @@ use chrono::{DateTime, Timelike, Utc};
 use crate::config::FormationConfig;
 use crate::domain::CapacityRule;
 use crate::engine::FormationStatus;
+use crate::store::minutes::MinuteRecord;
 
 use super::view::{
     FormationView, FrontierView, HistoryMinute, HistoryView, InputView, ScaleMark, StatusView,
@@ -83,9 +84,19 @@ fn formation_view(
             }
         })
         .collect();
-    let history = extra
-        .history
-        .unwrap_or_else(|| history_from_state(f, s, now));
+    let history = match extra.history {
+        Some(mut recorded) => {
+            // The recorded minutes keep a reason code; the state's recent
+            // decisions still have the words.
+            for mark in &mut recorded.scales {
+                if let Some(words) = decision_reason(s, mark.at, mark.to) {
+                    mark.reason = words;
+                }
+            }
+            recorded
+        }
+        None => history_from_state(f, s, now),
+    };
     FormationView {
         name: f.name.clone(),
         app: f.app.clone(),
@@ -102,6 +113,16 @@ fn formation_view(
         frontier: extra.frontier,
         error: s.error.clone(),
     }
+}
+
+/// The words of the applied decision that scaled to `to` within a minute of
+/// `at`, while the state still keeps it.
+fn decision_reason(s: &FormationStatus, at: DateTime<Utc>, to: u32) -> Option<String> {
+    s.last_decisions
+        .iter()
+        .rev()
+        .find(|d| d.applied && d.target == to && (d.at - at).num_seconds().abs() < 60)
+        .map(|d| format!("{}: {}", d.reason.code.as_str(), d.reason.text))
 }
 
 /// What the stored state alone can chart: the load input's window samples,
@@ -142,15 +163,8 @@ fn history_from_state(f: &FormationConfig, s: &FormationStatus, now: DateTime<Ut
         .last_scales
         .iter()
         .map(|e| {
-            let reason = s
-                .last_decisions
-                .iter()
-                .rev()
-                .find(|d| d.applied && d.target == e.to && (d.at - e.at).num_seconds().abs() < 60)
-                .map_or_else(
-                    || "reason no longer kept".to_string(),
-                    |d| format!("{}: {}", d.reason.code.as_str(), d.reason.text),
-                );
+            let reason = decision_reason(s, e.at, e.to)
+                .unwrap_or_else(|| "reason no longer kept".to_string());
             ScaleMark {
                 at: e.at,
                 from: e.from,
@@ -165,5 +179,42 @@ fn history_from_state(f: &FormationConfig, s: &FormationStatus, now: DateTime<Ut
         minutes: minutes.into_values().collect(),
         scales,
         source: "stored state only (the recent window, decisions and scales)".to_string(),
+    }
+}
+
+/// The charts' history from recorded minutes ([`crate::history::read_minutes`]),
+/// oldest first: the load input's values, the capacity, target and quantity
+/// each run recorded, and each scale with its reason code.
+pub fn history_view(f: &FormationConfig, records: &[MinuteRecord]) -> HistoryView {
+    let (load_input, per_dyno) = load_input(f).map_or((None, None), |(n, p)| (Some(n), p));
+    let minutes = records
+        .iter()
+        .map(|r| HistoryMinute {
+            at: r.at,
+            load: load_input
+                .as_ref()
+                .and_then(|n| r.inputs.get(n).copied().flatten()),
+            capacity: r.capacity,
+            target: r.target,
+            quantity: r.quantity,
+        })
+        .collect();
+    let scales = records
+        .iter()
+        .filter_map(|r| {
+            r.scale.as_ref().map(|s| ScaleMark {
+                at: r.at,
+                from: s.from,
+                to: s.to,
+                reason: s.code.clone(),
+            })
+        })
+        .collect();
+    HistoryView {
+        load_input,
+        per_dyno,
+        minutes,
+        scales,
+        source: "recorded history (one record per minute)".to_string(),
     }
 }

@@ -11,6 +11,7 @@
 //! script, no external resource and no form, and works without JavaScript.
 
 mod build;
+mod load;
 mod view;
 
 use std::fmt::Write as _;
@@ -23,7 +24,8 @@ use crate::simulate::plot::{
     SeriesMinute,
 };
 
-pub use build::{build_view, load_input, Extras};
+pub use build::{build_view, history_view, load_input, Extras};
+pub use load::{recorded_extras, PAGE_SPAN};
 pub use view::{
     FormationView, FrontierPoint, FrontierView, HistoryMinute, HistoryView, InputView, ScaleMark,
     StatusView,

@@ -512,6 +512,10 @@ per_dyno = 100
     let day = between(&html, "<figure class=\"chart chart-day\"", "</figure>");
     assert!(day.contains("<g class=\"scale\"><title>"), "{day}");
     assert!(day.contains("2 → 4 dynos — load_above: traffic: capacity"));
+    // and the charts are drawn from the recorded per-minute history (the
+    // run's minute, still in the state's hour buffer), not the window alone
+    assert!(html.contains("recorded history"), "{html}");
+    assert!(!html.contains("stored state only"), "{html}");
     heroku.verify().await;
     keep_artifact("after-heroku-run.html", &html);
 }
