@@ -8,7 +8,7 @@
 //! Two emulators (one per function) because each serves one function's
 //! Runtime API; `--only-lambda-apis` because the binaries are already built.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -17,47 +17,13 @@ use serde_json::Value;
 
 use crate::aws::{aws, moto_url, table};
 use crate::helpers::HerokuFake;
+use crate::lambda::{cargo_lambda, free_port, wait_for, Guard};
 use crate::logplex::{self, Traffic};
 
 const CREDENTIALS: &str = "drain:s3cret-pass";
 const TOKEN_A: &str = "d.0a6b856b-3332-4546-93de-7d0ee272c3bd";
 const TOKEN_B: &str = "d.0b6b856b-3332-4546-93de-7d0ee272c3bd";
 const TOKEN_C: &str = "d.0c6b856b-3332-4546-93de-7d0ee272c3bd";
-
-fn cargo_lambda() -> std::path::PathBuf {
-    std::env::var("DYNOPILOT_TEST_CARGO_LAMBDA").map(Into::into).unwrap_or_else(|_| {
-        panic!("DYNOPILOT_TEST_CARGO_LAMBDA is not set: run tests/run (it installs cargo-lambda into .venv)")
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Kills the child when the test ends, pass or fail.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_for(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
 
 fn emulator(port: u16) -> Guard {
     Guard(

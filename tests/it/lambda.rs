@@ -13,13 +13,13 @@ use serde_json::Value;
 use crate::aws::{assert_dry_run_changed_nothing, aws, demo_config_on_heroku, moto_url, table};
 use crate::helpers::HerokuFake;
 
-fn cargo_lambda() -> PathBuf {
+pub(crate) fn cargo_lambda() -> PathBuf {
     std::env::var("DYNOPILOT_TEST_CARGO_LAMBDA").map(PathBuf::from).unwrap_or_else(|_| {
         panic!("DYNOPILOT_TEST_CARGO_LAMBDA is not set: run tests/run (it installs cargo-lambda into .venv)")
     })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 /// Kills the child when the test ends, pass or fail.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -35,7 +35,7 @@ impl Drop for Guard {
     }
 }
 
-async fn wait_for(port: u16) {
+pub(crate) async fn wait_for(port: u16) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
