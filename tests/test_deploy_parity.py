@@ -25,6 +25,29 @@ def _one(template: dict, type_: str, where: str = "") -> dict:
     return found[0]["Properties"]
 
 
+def _fn(template: dict, prefix: str, where: str) -> dict:
+    """The properties of the Lambda function whose logical id starts with `prefix`."""
+    found = [
+        r["Properties"]
+        for lid, r in template["Resources"].items()
+        if lid.startswith(prefix) and r["Type"] in ("AWS::Lambda::Function", "AWS::Serverless::Function")
+    ]
+    if len(found) != 1:
+        raise AssertionError(f"{where}: expected one function {prefix}*, found {len(found)}")
+    return found[0]
+
+
+def _enabled_by_default(template: dict, resource: dict) -> bool:
+    """False for a resource behind a condition that is false with the parameters at their
+    defaults (only the `Fn::Equals [Ref P, "x"]` form is needed here)."""
+    name = resource.get("Condition")
+    if name is None:
+        return True
+    cond = template["Conditions"][name]
+    left, right = cond["Fn::Equals"]
+    return template["Parameters"][left["Ref"]].get("Default") == right
+
+
 def _resolve(value, params: dict):
     """Refs to parameters become their defaults; `Fn::If` on a parameter-only condition is
     not needed for the settings compared here."""
@@ -60,7 +83,9 @@ class DeployParityTest(unittest.TestCase):
         cls.cdk = iam_check.load_template(CDK)
         cls.params = cls.sam["Parameters"]
         cls.sam_fn = cls.sam["Resources"]["DynopilotFunction"]["Properties"]
-        cls.cdk_fn = _one(cls.cdk, "AWS::Lambda::Function", "CDK")
+        cls.cdk_fn = _fn(cls.cdk, "DynopilotFunction", "CDK")
+        cls.sam_http = cls.sam["Resources"]["HttpFunction"]["Properties"]
+        cls.cdk_http = _fn(cls.cdk, "HttpFunction", "CDK")
 
     def test_the_function_has_the_same_runtime_size_timeout_and_architecture(self):
         for key in ("Runtime", "Handler", "MemorySize", "Timeout"):
@@ -113,15 +138,57 @@ class DeployParityTest(unittest.TestCase):
         self.assertFalse(cdk_t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
 
     def test_the_log_retention_matches(self):
-        sam_lg = self.sam["Resources"]["FunctionLogGroup"]["Properties"]
-        cdk_lg = _one(self.cdk, "AWS::Logs::LogGroup", "CDK")
-        self.assertEqual(_resolve(sam_lg["RetentionInDays"], self.params), cdk_lg["RetentionInDays"])
+        cdk_groups = [r["Properties"] for r in self.cdk["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+        self.assertEqual(len(cdk_groups), 2)
+        for name in ("FunctionLogGroup", "HttpFunctionLogGroup"):
+            sam_lg = self.sam["Resources"][name]["Properties"]
+            for cdk_lg in cdk_groups:
+                self.assertEqual(_resolve(sam_lg["RetentionInDays"], self.params), cdk_lg["RetentionInDays"], name)
+
+    def test_the_http_function_matches(self):
+        for key in ("Runtime", "Handler", "MemorySize", "Timeout"):
+            self.assertEqual(self.sam_http[key], self.cdk_http[key], key)
+        self.assertEqual(_resolve(self.sam_http["Architectures"], self.params), self.cdk_http["Architectures"])
+        self.assertEqual(self.sam["Resources"]["HttpFunction"]["Metadata"]["BuildProperties"]["Binary"], "dynopilot-http")
+        # Logplex waits 5 s for an answer; the function must not run much longer.
+        self.assertLessEqual(self.cdk_http["Timeout"], 10)
+        self.assertEqual(self.params["HttpReservedConcurrency"]["Default"], "5")
+        self.assertEqual(self.cdk_http["ReservedConcurrentExecutions"], 5)
+        self.assertEqual(set(self.sam_http["Environment"]["Variables"]) - {"DYNOPILOT_CONFIG_FILE"}, set(self.cdk_http["Environment"]["Variables"]))
+        self.assertNotIn("DYNOPILOT_SES_FROM", self.cdk_http["Environment"]["Variables"])
+
+    def test_the_function_url_and_its_public_permissions_match(self):
+        sam_url = _one(self.sam, "AWS::Lambda::Url", "SAM")
+        cdk_url = _one(self.cdk, "AWS::Lambda::Url", "CDK")
+        for url in (sam_url, cdk_url):
+            self.assertEqual(url["AuthType"], "NONE")
+            self.assertEqual(url["InvokeMode"], "BUFFERED")
+
+        def permissions(template: dict) -> list[tuple]:
+            return sorted(
+                (p["Properties"]["Action"], p["Properties"]["Principal"], p["Properties"].get("FunctionUrlAuthType"), p["Properties"].get("InvokedViaFunctionUrl"))
+                for p in template["Resources"].values()
+                if p["Type"] == "AWS::Lambda::Permission" and p["Properties"].get("Principal") == "*"
+            )
+
+        expected = [("lambda:InvokeFunction", "*", None, True), ("lambda:InvokeFunctionUrl", "*", "NONE", None)]
+        self.assertEqual(permissions(self.sam), expected)
+        self.assertEqual(permissions(self.cdk), expected)
+
+    def test_the_drain_alarm_is_off_by_default_in_both(self):
+        self.assertEqual(self.params["DrainAlarm"]["Default"], "false")
+        sam_alarm = self.sam["Resources"]["NoDrainFramesAlarm"]
+        self.assertFalse(_enabled_by_default(self.sam, sam_alarm))
+        self.assertEqual(sam_alarm["Properties"]["MetricName"], "DrainFrames")
+        self.assertEqual(sam_alarm["Properties"]["TreatMissingData"], "breaching")
+        cdk_metrics = [r["Properties"].get("MetricName") for r in self.cdk["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        self.assertNotIn("DrainFrames", cdk_metrics)
 
     def test_the_alarms_match(self):
         def alarms(template: dict, params: dict) -> list[tuple]:
             out = []
             for r in template["Resources"].values():
-                if r["Type"] == "AWS::CloudWatch::Alarm":
+                if r["Type"] == "AWS::CloudWatch::Alarm" and ("Conditions" not in template or _enabled_by_default(template, r)):
                     p = r["Properties"]
                     out.append(tuple(_resolve(p.get(k), params) for k in ALARM_KEYS))
             return sorted(out, key=repr)

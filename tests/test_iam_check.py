@@ -20,18 +20,19 @@ import iam_check  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / "template.yaml"
 CDK = ROOT / "infra" / "cdk.out" / "Dynopilot.template.json"
-CONTRACT = sorted(iam_check.CONTRACT_ACTIONS)
+CONTRACT = {name: sorted(fn.contract) for name, fn in iam_check.FUNCTIONS.items()}
 
 
-def _statements(template: dict) -> list[dict]:
-    """The function role's inline statements of a parsed template (both use one role)."""
-    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    fn_roles = [r for r in roles if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}]
-    return fn_roles[0]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+def _statements(template: dict, role: str = "FunctionRole") -> list[dict]:
+    """The inline statements of a parsed template's role whose logical id starts with `role`
+    (FunctionRole: the decision run's; HttpFunctionRole: the HTTP function's)."""
+    found = [r for lid, r in template["Resources"].items() if lid.startswith(role) and r["Type"] == "AWS::IAM::Role"]
+    assert len(found) == 1, f"{len(found)} roles {role}*"
+    return found[0]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
 
 
-def _statement(template: dict, sid: str) -> dict:
-    return next(s for s in _statements(template) if s.get("Sid") == sid)
+def _statement(template: dict, sid: str, role: str = "FunctionRole") -> dict:
+    return next(s for s in _statements(template, role) if s.get("Sid") == sid)
 
 
 class IamCheckTest(unittest.TestCase):
@@ -66,12 +67,12 @@ class IamCheckTest(unittest.TestCase):
     def test_real_templates_pass_against_the_contracted_actions(self):
         rc, out = self._run()
         self.assertEqual(rc, 0, out)
-        self.assertIn("SAM and CDK grant the same 8 actions", out)
+        self.assertIn("SAM and CDK grant each function the same actions (DynopilotFunction 8, HttpFunction 6)", out)
 
     def test_without_sdk_calls_in_src_the_contracted_list_is_used_and_named(self):
         rc, out = self._run(code=None)
         self.assertEqual(rc, 0, out)
-        self.assertIn("using the contracted list", out)
+        self.assertIn("using the contracted lists", out)
 
     # --- an action the code does not use -----------------------------------------------
 
@@ -87,16 +88,16 @@ class IamCheckTest(unittest.TestCase):
         sam.write_text(text, encoding="utf-8")
         rc, out = self._run(sam=sam)
         self.assertEqual(rc, 1, out)
-        self.assertIn("SAM grants dynamodb:DeleteItem but CDK does not", out)
-        self.assertIn("SAM grants dynamodb:DeleteItem, which the code does not use", out)
+        self.assertIn("SAM grants dynamodb:DeleteItem to DynopilotFunction but CDK does not", out)
+        self.assertIn("SAM grants dynamodb:DeleteItem to DynopilotFunction, whose code does not use it", out)
 
     def test_an_unused_action_added_to_the_cdk_template_fails(self):
         cdk = copy.deepcopy(self.cdk)
         _statement(cdk, "ReadSecrets")["Action"] = ["ssm:GetParameter", "ssm:GetParametersByPath"]
         rc, out = self._run(cdk=self._write("cdk.json", cdk))
         self.assertEqual(rc, 1, out)
-        self.assertIn("CDK grants ssm:GetParametersByPath but SAM does not", out)
-        self.assertIn("CDK grants ssm:GetParametersByPath, which the code does not use", out)
+        self.assertIn("CDK grants ssm:GetParametersByPath to DynopilotFunction but SAM does not", out)
+        self.assertIn("CDK grants ssm:GetParametersByPath to DynopilotFunction, whose code does not use it", out)
 
     def test_the_same_unused_action_in_both_templates_still_fails(self):
         sam, cdk = copy.deepcopy(self.sam), copy.deepcopy(self.cdk)
@@ -104,13 +105,13 @@ class IamCheckTest(unittest.TestCase):
             _statements(t).append({"Sid": "Extra", "Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "arn:aws:ses:eu-west-1:123456789012:identity/example.com"})
         rc, out = self._run(sam=self._write("sam.json", sam), cdk=self._write("cdk.json", cdk))
         self.assertEqual(rc, 1, out)
-        self.assertIn("SAM grants ses:SendRawEmail, which the code does not use", out)
-        self.assertIn("CDK grants ses:SendRawEmail, which the code does not use", out)
+        self.assertIn("SAM grants ses:SendRawEmail to DynopilotFunction, whose code does not use it", out)
+        self.assertIn("CDK grants ses:SendRawEmail to DynopilotFunction, whose code does not use it", out)
         self.assertNotIn("but CDK does not", out)
 
     def test_an_unused_action_in_a_separate_policy_attached_to_the_role_fails(self):
         cdk = copy.deepcopy(self.cdk)
-        role_id = next(k for k, r in cdk["Resources"].items() if r["Type"] == "AWS::IAM::Role")
+        role_id = next(k for k, r in cdk["Resources"].items() if k.startswith("FunctionRole") and r["Type"] == "AWS::IAM::Role")
         cdk["Resources"]["ExtraPolicy"] = {
             "Type": "AWS::IAM::Policy",
             "Properties": {
@@ -121,15 +122,51 @@ class IamCheckTest(unittest.TestCase):
         }
         rc, out = self._run(cdk=self._write("cdk.json", cdk))
         self.assertEqual(rc, 1, out)
-        self.assertIn("CDK grants dynamodb:Scan, which the code does not use", out)
+        self.assertIn("CDK grants dynamodb:Scan to DynopilotFunction, whose code does not use it", out)
 
     # --- an action the code uses but is not granted ------------------------------------
 
     def test_an_action_the_code_uses_but_neither_template_grants_fails(self):
-        rc, out = self._run(code=CONTRACT + ["dynamodb:DeleteItem"])
+        code = {**CONTRACT, "DynopilotFunction": CONTRACT["DynopilotFunction"] + ["dynamodb:DeleteItem"]}
+        rc, out = self._run(code=code)
         self.assertEqual(rc, 1, out)
-        self.assertIn("SAM does not grant dynamodb:DeleteItem, which the code uses", out)
-        self.assertIn("CDK does not grant dynamodb:DeleteItem, which the code uses", out)
+        self.assertIn("SAM does not grant dynamodb:DeleteItem to DynopilotFunction, whose code uses it", out)
+        self.assertIn("CDK does not grant dynamodb:DeleteItem to DynopilotFunction, whose code uses it", out)
+
+    # --- the HTTP function (log drain, status page) has its own role -----------------------
+
+    def test_the_http_function_gets_no_action_of_the_decision_run(self):
+        # Granting the HTTP function SendEmail (which only the decision run uses) fails.
+        sam, cdk = copy.deepcopy(self.sam), copy.deepcopy(self.cdk)
+        for t in (sam, cdk):
+            _statements(t, "HttpFunctionRole").append(
+                {"Sid": "Mail", "Effect": "Allow", "Action": "ses:SendEmail", "Resource": "arn:aws:ses:eu-west-1:123456789012:identity/example.com"}
+            )
+        rc, out = self._run(sam=self._write("sam.json", sam), cdk=self._write("cdk.json", cdk))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("SAM grants ses:SendEmail to HttpFunction, whose code does not use it", out)
+        self.assertIn("CDK grants ses:SendEmail to HttpFunction, whose code does not use it", out)
+
+    def test_the_http_function_without_update_item_fails(self):
+        cdk = copy.deepcopy(self.cdk)
+        _statement(cdk, "DrainAndStatus", "HttpFunctionRole")["Action"] = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        rc, out = self._run(cdk=self._write("cdk.json", cdk))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("CDK does not grant dynamodb:UpdateItem to HttpFunction, whose code uses it", out)
+
+    def test_two_functions_sharing_one_role_fails(self):
+        sam = copy.deepcopy(self.sam)
+        sam["Resources"]["HttpFunction"]["Properties"]["Role"] = {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+        rc, out = self._run(sam=self._write("sam.json", sam))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("SAM: the functions share a role", out)
+
+    def test_a_third_bootstrap_function_is_unchecked_and_fails(self):
+        sam = copy.deepcopy(self.sam)
+        sam["Resources"]["OtherFunction"] = copy.deepcopy(sam["Resources"]["HttpFunction"])
+        rc, out = self._run(sam=self._write("sam.json", sam))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("function OtherFunction is not in iam_check.FUNCTIONS", out)
 
     # --- wildcards and opaque policies -------------------------------------------------
 
@@ -182,7 +219,7 @@ class IamCheckTest(unittest.TestCase):
                     async fn f(c: &Client) {
                         let _ = c.get_item().table_name("t").send().await;
                         let _ = c
-                            .update_item()
+                            .put_item()
                             .table_name("t")
                             .send()
                             .await;
@@ -201,40 +238,49 @@ class IamCheckTest(unittest.TestCase):
                 """,
             }
         )
-        found, _ = iam_check.code_actions(src)
-        self.assertEqual(sorted(found), ["dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"])
+        found, _, problems = iam_check.code_actions(src)
+        self.assertEqual(problems, [])
+        self.assertEqual(sorted(found["DynopilotFunction"]), ["dynamodb:GetItem", "dynamodb:PutItem", "ses:SendEmail"])
+        # The HTTP function reaches only get_item in store/dynamodb.rs.
+        self.assertEqual(sorted(found["HttpFunction"]), ["dynamodb:GetItem"])
 
-    def test_code_with_exactly_the_contracted_calls_passes_from_the_scan(self):
+    def test_a_transaction_needs_the_actions_it_is_made_of(self):
         src = self._src(
             {
-                "store/dynamodb.rs": """
-                    use aws_sdk_dynamodb::Client;
-                    async fn f(c: &Client) { c.batch_get_item(); c.get_item(); c.put_item(); }
-                """,
-                "notify/ses.rs": "use aws_sdk_sesv2::Client;\nfn s(c: &Client) { c.send_email(); }\n",
-                "config/ssm.rs": "use aws_sdk_ssm::Client;\nfn p(c: &Client) { c.get_parameter(); }\n",
+                "drain_store/dynamodb.rs": """
+                    use aws_sdk_dynamodb::{Client, types::{Put, Update}};
+                    fn f(c: &Client) {
+                        let u = Update::builder().build();
+                        let p = Put::builder().build();
+                        c.transact_write_items();
+                        c.batch_get_item();
+                    }
+                """
             }
         )
-        rc, out = self._run(src=src, code=None)
-        self.assertEqual(rc, 0, out)
-        self.assertIn("from AWS SDK calls found in src/", out)
+        found, _, problems = iam_check.code_actions(src)
+        self.assertEqual(problems, [])
+        self.assertEqual(sorted(found["HttpFunction"]), ["dynamodb:PutItem", "dynamodb:UpdateItem"])
+        self.assertNotIn("dynamodb:TransactWriteItems", found["HttpFunction"])
+        # The decision run only reads the drain's minutes.
+        self.assertEqual(sorted(found["DynopilotFunction"]), ["dynamodb:BatchGetItem"])
 
-    def test_the_receivers_transaction_is_not_the_scheduled_functions_to_grant(self):
-        # dynopilot-http's TransactWriteItems (drain_store/dynamodb.rs) is left out and
-        # named; the same call anywhere else is the scheduled function's and must be granted.
-        src = self._src({"drain_store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.transact_write_items(); c.batch_get_item(); }\n"})
-        found, notes = iam_check.code_actions(src)
-        self.assertEqual(sorted(found), ["dynamodb:BatchGetItem"])
-        self.assertTrue(any("dynopilot-http only" in n for n in notes), notes)
-        src = self._src({"store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.transact_write_items(); }\n"})
-        found, _ = iam_check.code_actions(src)
-        self.assertEqual(found["dynamodb:TransactWriteItems"], ["src/store/dynamodb.rs:2"])
+    def test_a_file_no_function_claims_fails(self):
+        src = self._src({"drain_store/new_adapter.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.scan(); }\n"})
+        _, _, problems = iam_check.code_actions(src)
+        self.assertEqual(problems, ["src/drain_store/new_adapter.rs calls scan, but no function in iam_check.FUNCTIONS claims the file"])
+
+    def test_a_declared_call_missing_from_its_file_fails(self):
+        # FUNCTIONS says the HTTP function calls transact_write_items in drain_store/dynamodb.rs.
+        src = self._src({"drain_store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.batch_get_item(); }\n"})
+        _, _, problems = iam_check.code_actions(src)
+        self.assertIn("FUNCTIONS says HttpFunction calls transact_write_items in src/drain_store/dynamodb.rs, but the file makes no such call", problems)
 
     def test_code_missing_a_call_makes_the_grant_unused_and_fails(self):
         src = self._src({"store/dynamodb.rs": "use aws_sdk_dynamodb::Client;\nfn f(c: &Client) { c.get_item(); }\n"})
         rc, out = self._run(src=src, code=None)
         self.assertEqual(rc, 1, out)
-        self.assertIn("SAM grants dynamodb:PutItem, which the code does not use", out)
+        self.assertIn("SAM grants dynamodb:PutItem to DynopilotFunction, whose code does not use it", out)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
  *   configLayerArn (layer version holding that file)    optional
  *   secretsPath (/dynopilot), logRetentionDays (30), pointInTimeRecovery (false),
  *   architecture (arm64), reservedConcurrency (2 | none), metricsNamespace (Dynopilot),
+ *   httpReservedConcurrency (5 | none), drainAlarm (false),
  *   sesConfigurationSet, stackName (Dynopilot)            optional
  *   skipBundling=true                                     synth without building the Rust
  *                                                         binary (offline checks only)
@@ -60,6 +61,7 @@ if (architecture !== 'arm64' && architecture !== 'x86_64') {
   throw new Error(`dynopilot: architecture must be arm64 or x86_64, got "${architecture}"`);
 }
 const reserved = ctx('reservedConcurrency') ?? '2';
+const httpReserved = ctx('httpReservedConcurrency') ?? '5';
 
 new DynopilotStack(app, ctx('stackName') ?? 'Dynopilot', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
@@ -76,4 +78,6 @@ new DynopilotStack(app, ctx('stackName') ?? 'Dynopilot', {
   architecture,
   reservedConcurrency: reserved === 'none' ? 'none' : Number(reserved),
   metricsNamespace: ctx('metricsNamespace'),
+  httpReservedConcurrency: httpReserved === 'none' ? 'none' : Number(httpReserved),
+  drainAlarm: bool('drainAlarm', false),
 });

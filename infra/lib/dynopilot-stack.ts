@@ -22,6 +22,9 @@ import { Construct } from 'constructs';
 /** The Rust binary target that cargo lambda builds into target/lambda/<name>/bootstrap. */
 export const BINARY_NAME = 'dynopilot-lambda';
 
+/** The HTTP function's binary (Function URL: POST /drain, GET /status). */
+export const HTTP_BINARY_NAME = 'dynopilot-http';
+
 /** The repository's Cargo.toml (infra/ sits one level below the repository root). */
 export const MANIFEST_PATH = path.join(__dirname, '..', '..', 'Cargo.toml');
 
@@ -32,6 +35,15 @@ export const ROLE_ACTIONS: Record<string, string[]> = {
   ReadSecrets: ['ssm:GetParameter'],
   WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
   OnFailureDestination: ['sqs:SendMessage'],
+};
+
+/** The exact statements of the HTTP function's role, named by Sid. */
+export const HTTP_ROLE_ACTIONS: Record<string, string[]> = {
+  // The drain's TransactWriteItems is authorized per action inside it (UpdateItem, PutItem);
+  // the status page reads with GetItem.
+  DrainAndStatus: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  ReadSecrets: ['ssm:GetParameter'],
+  WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
 export interface DynopilotStackProps extends cdk.StackProps {
@@ -67,6 +79,13 @@ export interface DynopilotStackProps extends cdk.StackProps {
   readonly reservedConcurrency?: number | 'none';
   /** CloudWatch namespace of the EMF metrics. @default 'Dynopilot' */
   readonly metricsNamespace?: string;
+  /**
+   * Cap on simultaneous invocations of the HTTP function (log drain, status page), so a log
+   * flood never takes the decision run's concurrency; `'none'` leaves it unreserved. @default 5
+   */
+  readonly httpReservedConcurrency?: number | 'none';
+  /** Alarm when no log-drain frame arrived for 10 minutes (turn on once drains are set up). @default false */
+  readonly drainAlarm?: boolean;
 }
 
 const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
@@ -100,14 +119,17 @@ export function validateProps(props: DynopilotStackProps): void {
   if (props.configLayerArn && !LAYER_ARN.test(props.configLayerArn)) {
     throw new Error(`dynopilot: configLayerArn must be a Lambda layer version ARN, got "${props.configLayerArn}"`);
   }
-  const rc = props.reservedConcurrency;
-  if (rc !== undefined && rc !== 'none' && !(Number.isInteger(rc) && rc >= 1)) {
-    throw new Error(`dynopilot: reservedConcurrency must be a positive integer or 'none', got "${rc}"`);
+  for (const key of ['reservedConcurrency', 'httpReservedConcurrency'] as const) {
+    const rc = props[key];
+    if (rc !== undefined && rc !== 'none' && !(Number.isInteger(rc) && rc >= 1)) {
+      throw new Error(`dynopilot: ${key} must be a positive integer or 'none', got "${rc}"`);
+    }
   }
 }
 
 export class DynopilotStack extends cdk.Stack {
   public readonly function: lambda.Function;
+  public readonly httpFunction: lambda.Function;
   public readonly table: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: DynopilotStackProps) {
@@ -234,6 +256,78 @@ export class DynopilotStack extends cdk.Stack {
       ],
     });
 
+    // The HTTP function: POST /drain (Heroku log drains) and GET /status. Its own role, log
+    // group and reserved concurrency: it is reachable from the internet, so it gets only
+    // what its two routes need, and a burst of drain POSTs never starves the decision run.
+    const httpLogGroup = new logs.LogGroup(this, 'HttpFunctionLogGroup', {
+      logGroupName: `/aws/lambda/${this.stackName}-http`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: cdk.RemovalPolicy.DESTROY,
+    });
+    const httpRole = new iam.Role(this, 'HttpFunctionRole', {
+      description: 'dynopilot HTTP function (log drain, status page) execution role (least privilege)',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: {
+        'dynopilot-http': new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'DrainAndStatus',
+              actions: HTTP_ROLE_ACTIONS.DrainAndStatus,
+              resources: [this.table.tableArn],
+            }),
+            new iam.PolicyStatement({
+              sid: 'ReadSecrets',
+              actions: HTTP_ROLE_ACTIONS.ReadSecrets,
+              resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` })],
+            }),
+            new iam.PolicyStatement({ sid: 'WriteOwnLog', actions: HTTP_ROLE_ACTIONS.WriteOwnLog, resources: [httpLogGroup.logGroupArn] }),
+          ],
+        }),
+      },
+    });
+    const httpEnvironment = { ...environment };
+    delete httpEnvironment.DYNOPILOT_SES_FROM;
+    delete httpEnvironment.DYNOPILOT_SES_TO;
+    const httpReserved = props.httpReservedConcurrency ?? 5;
+    this.httpFunction = new RustFunction(this, 'HttpFunction', {
+      description: 'dynopilot - Heroku log drain receiver (POST /drain) and status page (GET /status)',
+      manifestPath: MANIFEST_PATH,
+      binaryName: HTTP_BINARY_NAME,
+      architecture: props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
+      memorySize: 128,
+      // Logplex gives up on a POST after 5 s and resends it: answering later is wasted.
+      timeout: cdk.Duration.seconds(10),
+      role: httpRole,
+      reservedConcurrentExecutions: httpReserved === 'none' ? undefined : httpReserved,
+      logGroup: httpLogGroup,
+      loggingFormat: lambda.LoggingFormat.TEXT,
+      environment: httpEnvironment,
+      layers: props.configLayerArn
+        ? [lambda.LayerVersion.fromLayerVersionArn(this, 'HttpConfigLayer', props.configLayerArn)]
+        : undefined,
+    });
+    // Public on purpose (Logplex cannot sign requests): the function checks the drain's
+    // Basic credentials and drain token, and the status page's credentials. The URL's
+    // resource policy grants lambda:InvokeFunctionUrl and lambda:InvokeFunction (only
+    // through the URL), as new function URLs need both.
+    const url = new lambda.CfnUrl(this, 'HttpFunctionUrl', {
+      targetFunctionArn: this.httpFunction.functionArn,
+      authType: 'NONE',
+      invokeMode: 'BUFFERED',
+    });
+    new lambda.CfnPermission(this, 'HttpFunctionUrlPermission', {
+      functionName: this.httpFunction.functionName,
+      action: 'lambda:InvokeFunctionUrl',
+      principal: '*',
+      functionUrlAuthType: 'NONE',
+    });
+    new lambda.CfnPermission(this, 'HttpFunctionInvokePermission', {
+      functionName: this.httpFunction.functionName,
+      action: 'lambda:InvokeFunction',
+      principal: '*',
+      invokedViaFunctionUrl: true,
+    });
+
     const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'dynopilot alarms' });
     topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     const notify = new cwActions.SnsAction(topic);
@@ -287,6 +381,35 @@ export class DynopilotStack extends cdk.Stack {
       }),
     );
 
+    alarm(
+      new cloudwatch.Alarm(this, 'HttpFunctionErrorsAlarm', {
+        alarmDescription: 'dynopilot - the HTTP function (log drain, status page) failed at least once in 5 minutes',
+        metric: this.httpFunction.metricErrors({ period: cdk.Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    if (props.drainAlarm) {
+      // One EMF DrainFrames point (no dimension) per POST; none for 10 minutes breaches.
+      alarm(
+        new cloudwatch.Alarm(this, 'NoDrainFramesAlarm', {
+          alarmDescription: 'dynopilot - no log-drain frame arrived in 10 minutes',
+          metric: new cloudwatch.Metric({
+            namespace,
+            metricName: 'DrainFrames',
+            statistic: 'Sum',
+            period: cdk.Duration.minutes(10),
+          }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        }),
+      );
+    }
+
     const dashboard = this.dashboard(namespace, decisions, queued);
 
     new cdk.CfnOutput(this, 'FunctionName', {
@@ -303,6 +426,20 @@ export class DynopilotStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'FailedEventsQueueUrl', {
       description: 'SQS queue of evaluation events that were given up',
       value: failedEvents.queueUrl,
+    });
+    new cdk.CfnOutput(this, 'HttpFunctionName', {
+      description: 'The HTTP function (log drain receiver and status page)',
+      value: this.httpFunction.functionName,
+    });
+    new cdk.CfnOutput(this, 'DrainUrl', {
+      description:
+        "The log drain endpoint: heroku drains:add https://USER:PASSWORD@HOST/drain -a APP, with this URL's host " +
+        "and the credentials of the app's [[drains]] entry",
+      value: `${url.attrFunctionUrl}drain`,
+    });
+    new cdk.CfnOutput(this, 'StatusPageUrl', {
+      description: 'The status page (Basic credentials of [status_page])',
+      value: `${url.attrFunctionUrl}status`,
     });
   }
 

@@ -25,16 +25,33 @@ function synth(overrides: Partial<DynopilotStackProps> = {}): Template {
 
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
 
-/** Every statement of every identity policy in the template (inline role policies and AWS::IAM::Policy). */
-function identityStatements(template: Template): Statement[] {
+/**
+ * Every statement of the identity policies of the role whose logical id starts with `role`
+ * (FunctionRole: the decision run's; HttpFunctionRole: the HTTP function's), inline or
+ * attached as AWS::IAM::Policy; with no `role`, of every role.
+ */
+function identityStatements(template: Template, role?: string): Statement[] {
   const out: Statement[] = [];
-  for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
-    for (const policy of role.Properties.Policies ?? []) out.push(...policy.PolicyDocument.Statement);
+  const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(
+    ([id]) => role === undefined || id.startsWith(role),
+  );
+  for (const [, r] of roles) {
+    for (const policy of r.Properties.Policies ?? []) out.push(...policy.PolicyDocument.Statement);
   }
+  const ids = new Set(roles.map(([id]) => id));
   for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
-    out.push(...policy.Properties.PolicyDocument.Statement);
+    if (policy.Properties.Roles.some((r: { Ref: string }) => ids.has(r.Ref))) {
+      out.push(...policy.Properties.PolicyDocument.Statement);
+    }
   }
   return out;
+}
+
+/** The Lambda function whose logical id starts with `id`. */
+function fnNamed(template: Template, id: string): { [key: string]: any } {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([k]) => k.startsWith(id));
+  if (found.length !== 1) throw new Error(`${found.length} functions ${id}*`);
+  return found[0][1];
 }
 
 const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
@@ -52,6 +69,17 @@ const EXPECTED_ROLE_ACTIONS: Record<string, string[]> = {
   ReadSecrets: ['ssm:GetParameter'],
   WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
   OnFailureDestination: ['sqs:SendMessage'],
+};
+
+/**
+ * The HTTP function's role: DynamoDB authorizes the drain's TransactWriteItems per action
+ * inside it (UpdateItem with ADD, a conditional PutItem of the frame id); the status page
+ * reads with GetItem; the credentials come from SSM; Lambda writes its log.
+ */
+const EXPECTED_HTTP_ROLE_ACTIONS: Record<string, string[]> = {
+  DrainAndStatus: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  ReadSecrets: ['ssm:GetParameter'],
+  WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
 /** The logical id a `{ Ref }` or `{ Fn::GetAtt }` points at, and that resource. */
@@ -137,6 +165,79 @@ describe('the function', () => {
   });
 });
 
+describe('the HTTP function (log drain, status page)', () => {
+  test('is the dynopilot-http bootstrap with its own reserved concurrency (5 by default, none when asked)', () => {
+    const template = synth();
+    expect(fnNamed(template, 'HttpFunction').Properties).toMatchObject({
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      Architectures: ['arm64'],
+      MemorySize: 128,
+      Timeout: 10,
+      ReservedConcurrentExecutions: 5,
+    });
+    expect(fnNamed(synth({ httpReservedConcurrency: 'none' }), 'HttpFunction').Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fnNamed(synth({ httpReservedConcurrency: 20 }), 'HttpFunction').Properties.ReservedConcurrentExecutions).toBe(20);
+  });
+
+  test('gets the config, table and namespace but no SES addresses', () => {
+    const vars = fnNamed(synth(), 'HttpFunction').Properties.Environment.Variables;
+    expect(Object.keys(vars).sort()).toEqual(['DYNOPILOT_CONFIG', 'DYNOPILOT_METRICS_NAMESPACE', 'DYNOPILOT_TABLE']);
+  });
+
+  test('is reachable through a public Function URL (auth type NONE) with both invoke permissions', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'BUFFERED',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^HttpFunction'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: '*',
+      FunctionUrlAuthType: 'NONE',
+      FunctionName: { Ref: Match.stringLikeRegexp('^HttpFunction') },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: '*',
+      InvokedViaFunctionUrl: true,
+      FunctionName: { Ref: Match.stringLikeRegexp('^HttpFunction') },
+    });
+    // Nothing else may invoke either function publicly.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === '*',
+    );
+    expect(permissions).toHaveLength(2);
+  });
+
+  test('alarms on its errors, and on 10 minutes without a drain frame only when asked', () => {
+    synth().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^HttpFunction') } }],
+    });
+    const without = synth().findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DrainFrames' } });
+    expect(Object.keys(without)).toHaveLength(0);
+    synth({ drainAlarm: true, metricsNamespace: 'DynopilotProd' }).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'DynopilotProd',
+      MetricName: 'DrainFrames',
+      Dimensions: Match.absent(),
+      Statistic: 'Sum',
+      Period: 600,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }],
+    });
+  });
+
+  test('logs into its own log group', () => {
+    synth().hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/Dynopilot-http', RetentionInDays: 30 });
+  });
+});
+
 describe('the schedule', () => {
   test('fires every minute with bounded retries and event age, and a dead-letter queue', () => {
     synth().hasResourceProperties('AWS::Events::Rule', {
@@ -179,19 +280,36 @@ describe('the schedule', () => {
 });
 
 describe('IAM', () => {
-  test('grants exactly the actions the code and the Lambda service use, statement by statement', () => {
-    const statements = identityStatements(synth());
-    expect(statements).toHaveLength(Object.keys(EXPECTED_ROLE_ACTIONS).length);
+  test.each([
+    ['FunctionRole', EXPECTED_ROLE_ACTIONS],
+    ['HttpFunctionRole', EXPECTED_HTTP_ROLE_ACTIONS],
+  ])('%s grants exactly the actions its code and the Lambda service use, statement by statement', (role, expected) => {
+    const statements = identityStatements(synth(), role);
+    expect(statements).toHaveLength(Object.keys(expected).length);
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, asList(s.Action).sort()]));
-    expect(bySid).toEqual(EXPECTED_ROLE_ACTIONS);
+    expect(bySid).toEqual(expected);
   });
 
-  test('gives those statements to the function through its own role', () => {
+  test('gives each function its own role', () => {
     const template = synth();
-    const roles = Object.keys(template.findResources('AWS::IAM::Role'));
-    expect(roles).toHaveLength(1);
-    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
-    expect(target(template, fn.Properties.Role)).toMatchObject({ id: roles[0], resource: { Type: 'AWS::IAM::Role' } });
+    const roles = Object.keys(template.findResources('AWS::IAM::Role')).sort();
+    expect(roles).toHaveLength(2);
+    const decision = target(template, fnNamed(template, 'DynopilotFunction').Properties.Role);
+    const http = target(template, fnNamed(template, 'HttpFunction').Properties.Role);
+    expect(decision.id).toMatch(/^FunctionRole/);
+    expect(http.id).toMatch(/^HttpFunctionRole/);
+    expect(decision.resource.Type).toBe('AWS::IAM::Role');
+    expect(http.resource.Type).toBe('AWS::IAM::Role');
+  });
+
+  test("scopes the HTTP function's statements to the table, secrets path and its own log group", () => {
+    const statements = identityStatements(synth({ secretsPath: '/prod/dynopilot' }), 'HttpFunctionRole');
+    const resources = (sid: string) => asList(statements.find((s) => s.Sid === sid)?.Resource).map(resourceText);
+    expect(resources('DrainAndStatus')).toEqual([expect.stringMatching(/StateTable.*Arn/)]);
+    expect(resources('ReadSecrets')).toEqual([
+      'arn:{"Ref":"AWS::Partition"}:ssm:eu-west-1:123456789012:parameter/prod/dynopilot/*',
+    ]);
+    expect(resources('WriteOwnLog')).toEqual([expect.stringMatching(/HttpFunctionLogGroup.*Arn/)]);
   });
 
   test('has no wildcard action and no "*" resource', () => {
@@ -205,7 +323,7 @@ describe('IAM', () => {
   });
 
   test('scopes every statement to this stack\'s table, SES identity, secrets path, log group and queue', () => {
-    const statements = identityStatements(synth({ secretsPath: '/prod/dynopilot' }));
+    const statements = identityStatements(synth({ secretsPath: '/prod/dynopilot' }), 'FunctionRole');
     const resources = (sid: string) =>
       asList(statements.find((s) => s.Sid === sid)?.Resource).map(resourceText);
     expect(resources('StateTable')).toEqual([expect.stringMatching(/StateTable.*Arn/)]);
@@ -300,20 +418,36 @@ describe('outputs', () => {
   const template = synth();
   const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
-  test('are exactly these six', () => {
+  test('are exactly these nine', () => {
     expect(Object.keys(outputs).sort()).toEqual([
       'AlarmTopicArn',
       'DashboardUrl',
+      'DrainUrl',
       'FailedEventsQueueUrl',
       'FunctionName',
+      'HttpFunctionName',
       'LogGroupName',
+      'StatusPageUrl',
       'TableName',
     ]);
   });
 
   test.each([
+    ['DrainUrl', 'drain'],
+    ['StatusPageUrl', 'status'],
+  ])("%s is the HTTP function's URL followed by %s", (output, path) => {
+    const join = (outputs[output].Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    expect(join[0]).toBe('');
+    const [url, suffix] = join[1] as [{ 'Fn::GetAtt': [string, string] }, string];
+    expect(suffix).toBe(path);
+    expect(url['Fn::GetAtt'][1]).toBe('FunctionUrl');
+    expect(target(template, url).resource).toMatchObject({ Type: 'AWS::Lambda::Url', Properties: { AuthType: 'NONE' } });
+  });
+
+  test.each([
     // output, the resource type its Ref names, a property that identifies it
-    ['FunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap' }],
+    ['FunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap', Timeout: 30 }],
+    ['HttpFunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap', Timeout: 10 }],
     ['TableName', 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }],
     ['LogGroupName', 'AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/Dynopilot' }],
     ['AlarmTopicArn', 'AWS::SNS::Topic', { DisplayName: 'dynopilot alarms' }],
@@ -354,6 +488,7 @@ describe('props', () => {
     expect(() => synth({ sesTo: [] })).toThrow(/sesTo/);
     expect(() => synth({ secretsPath: '/dynopilot/' })).toThrow(/secretsPath/);
     expect(() => synth({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency/);
+    expect(() => synth({ httpReservedConcurrency: 1.5 })).toThrow(/httpReservedConcurrency/);
     expect(() => synth({ configLayerArn: 'dynopilot-config' })).toThrow(/configLayerArn/);
   });
 });
