@@ -5,6 +5,9 @@
 //! DynamoDB on moto; then the `dynopilot-lambda` binary's scheduled run reads
 //! the minute and scales the Heroku fake.
 //!
+//! After that run, `GET /status` through the same Function URL shows the page
+//! of what it decided, behind its own Basic credentials.
+//!
 //! Two emulators (one per function) because each serves one function's
 //! Runtime API; `--only-lambda-apis` because the binaries are already built.
 
@@ -21,6 +24,7 @@ use crate::lambda::{cargo_lambda, free_port, wait_for, Guard};
 use crate::logplex::{self, Traffic};
 
 const CREDENTIALS: &str = "drain:s3cret-pass";
+const STATUS_CREDENTIALS: &str = "status:an0ther-s3cret";
 const TOKEN_A: &str = "d.0a6b856b-3332-4546-93de-7d0ee272c3bd";
 const TOKEN_B: &str = "d.0b6b856b-3332-4546-93de-7d0ee272c3bd";
 const TOKEN_C: &str = "d.0c6b856b-3332-4546-93de-7d0ee272c3bd";
@@ -63,6 +67,7 @@ fn function(binary: &str, port: u16, config: &str, table: &str) -> Guard {
             .env("DYNOPILOT_TABLE", table)
             .env("HEROKU_API_TOKEN", "heroku-token-for-the-drain-test")
             .env("DRAIN_CREDENTIALS", CREDENTIALS)
+            .env("STATUS_CREDENTIALS", STATUS_CREDENTIALS)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,6 +118,9 @@ max = 10
 name = "rpm"
 type = "heroku_router"
 per_dyno = 600
+
+[status_page]
+credentials = "env:STATUS_CREDENTIALS"
 
 [[drains]]
 app = "app-a"
@@ -387,6 +395,54 @@ async fn drain_posts_through_the_function_url_get_the_status_logplex_needs_and_a
         "the reason says why: {c}"
     );
     heroku.verify().await;
+
+    // AND GET /status through the Function URL: 401 without the page's own
+    // credentials (a drain's do not open it), the page of that run with them
+    let status_url = format!("http://127.0.0.1:{http_port}/lambda-url/_/status");
+    for user_pass in [None, Some(CREDENTIALS), Some("status:wrong")] {
+        let mut request = http.get(&status_url);
+        if let Some((u, p)) = user_pass.and_then(|up| up.split_once(':')) {
+            request = request.basic_auth(u, Some(p));
+        }
+        let answer = request.send().await.expect("GET /status");
+        assert_eq!(answer.status(), 401, "{user_pass:?}");
+        let challenge = answer
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(challenge.starts_with("Basic realm="), "{challenge:?}");
+        assert!(!answer.text().await.unwrap_or_default().contains("app-a"));
+    }
+    let (u, p) = STATUS_CREDENTIALS.split_once(':').expect("user:pass");
+    let answer = http
+        .get(&status_url)
+        .basic_auth(u, Some(p))
+        .send()
+        .await
+        .expect("GET /status");
+    assert_eq!(answer.status(), 200);
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(header("content-type").starts_with("text/html"), "{}", header("content-type"));
+    let page = answer.text().await.expect("the page");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    for app in ["app-a/web", "app-b/web", "app-c/web"] {
+        assert!(page.contains(app), "{app} on the page");
+    }
+    assert!(page.contains("<svg"), "a chart of the run");
+    assert!(
+        page.contains("no log frame from app-c"),
+        "the last decision's reason is on the page"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
