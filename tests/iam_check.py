@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Compare the IAM actions the deploy templates grant with the AWS calls the code makes.
 
-The stack has two functions, each with its own role (FUNCTIONS): the every-minute
-decision run (dynopilot-lambda) and the Function URL's drain receiver and status page
-(dynopilot-http). For each, reads its execution role from
+The stack has three functions, each with its own role (FUNCTIONS): the every-minute
+decision run (dynopilot-lambda), the daily tune (the same binary, given more memory) and
+the Function URL's drain receiver and status page (dynopilot-http). For each, reads its execution role from
   - the SAM template (template.yaml), and
   - the synthesized CDK template (infra/cdk.out/<stack>.template.json),
 and the AWS SDK operations its code calls, found in src/: in every file that names
@@ -86,6 +86,19 @@ FUNCTIONS = {
             {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "ses:SendEmail", "ssm:GetParameter"}
         ),
         service={**LOG_ACTIONS, **ON_FAILURE_ACTIONS},
+    ),
+    "TuneFunction": Function(
+        binary="dynopilot-lambda",
+        purpose='the daily tune, {"action": "tune"}',
+        files={
+            # Reads state and history, stores the tuned choice in the state item.
+            "store/dynamodb.rs": ALL,
+            "history/dynamodb.rs": frozenset({"get_item"}),
+            "notify/ses.rs": ALL,
+            "secrets/ssm.rs": ALL,
+        },
+        contract=frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "ses:SendEmail", "ssm:GetParameter"}),
+        service=dict(LOG_ACTIONS),
     ),
     "HttpFunction": Function(
         binary="dynopilot-http",

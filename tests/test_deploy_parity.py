@@ -5,6 +5,7 @@ CDK synth: `python -m unittest tests/test_deploy_parity.py`)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import unittest
 from pathlib import Path
@@ -113,7 +114,11 @@ class DeployParityTest(unittest.TestCase):
     def test_the_schedule_retries_and_dead_letters_match(self):
         event = self.sam_fn["Events"]["EveryMinute"]
         self.assertEqual(event["Type"], "Schedule")
-        rule = _one(self.cdk, "AWS::Events::Rule", "CDK")
+        rule = next(
+            r["Properties"]
+            for lid, r in self.cdk["Resources"].items()
+            if lid.startswith("EveryMinute") and r["Type"] == "AWS::Events::Rule"
+        )
         self.assertEqual(event["Properties"]["Schedule"], rule["ScheduleExpression"])
         self.assertEqual(rule["ScheduleExpression"], "rate(1 minute)")
         target = rule["Targets"][0]
@@ -122,7 +127,11 @@ class DeployParityTest(unittest.TestCase):
         self.assertIn("DeadLetterConfig", target)
 
         invoke = self.sam_fn["EventInvokeConfig"]
-        cdk_invoke = _one(self.cdk, "AWS::Lambda::EventInvokeConfig", "CDK")
+        cdk_invoke = next(
+            r["Properties"]
+            for lid, r in self.cdk["Resources"].items()
+            if lid == "EventInvokeConfig" or (lid.startswith("EventInvokeConfig") and r["Type"] == "AWS::Lambda::EventInvokeConfig")
+        )
         for key in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
             self.assertEqual(invoke[key], cdk_invoke[key], key)
         self.assertLessEqual(invoke["MaximumEventAgeInSeconds"], 120)
@@ -139,8 +148,8 @@ class DeployParityTest(unittest.TestCase):
 
     def test_the_log_retention_matches(self):
         cdk_groups = [r["Properties"] for r in self.cdk["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
-        self.assertEqual(len(cdk_groups), 2)
-        for name in ("FunctionLogGroup", "HttpFunctionLogGroup"):
+        self.assertEqual(len(cdk_groups), 3)
+        for name in ("FunctionLogGroup", "HttpFunctionLogGroup", "TuneFunctionLogGroup"):
             sam_lg = self.sam["Resources"][name]["Properties"]
             for cdk_lg in cdk_groups:
                 self.assertEqual(_resolve(sam_lg["RetentionInDays"], self.params), cdk_lg["RetentionInDays"], name)
@@ -174,6 +183,30 @@ class DeployParityTest(unittest.TestCase):
         expected = [("lambda:InvokeFunction", "*", None, True), ("lambda:InvokeFunctionUrl", "*", "NONE", None)]
         self.assertEqual(permissions(self.sam), expected)
         self.assertEqual(permissions(self.cdk), expected)
+
+    def test_the_daily_tune_matches(self):
+        sam_tune = self.sam["Resources"]["TuneFunction"]
+        cdk_tune = _fn(self.cdk, "TuneFunction", "CDK")
+        for key in ("Runtime", "Handler", "MemorySize", "Timeout"):
+            self.assertEqual(sam_tune["Properties"][key], cdk_tune[key], key)
+        self.assertEqual(sam_tune["Metadata"]["BuildProperties"]["Binary"], "dynopilot-lambda")
+        self.assertEqual(cdk_tune["MemorySize"], 1769)
+        self.assertEqual(cdk_tune["ReservedConcurrentExecutions"], 1)
+        event = sam_tune["Properties"]["Events"]["DailyTune"]["Properties"]
+        rules = [
+            r["Properties"]
+            for r in self.cdk["Resources"].values()
+            if r["Type"] == "AWS::Events::Rule" and r["Properties"]["ScheduleExpression"].startswith("cron(")
+        ]
+        self.assertEqual(len(rules), 1)
+        self.assertEqual(event["Schedule"], rules[0]["ScheduleExpression"])
+        self.assertEqual(json.loads(event["Input"]), json.loads(rules[0]["Targets"][0]["Input"]))
+        self.assertEqual(json.loads(event["Input"]), {"action": "tune"})
+        self.assertEqual(event["RetryPolicy"], rules[0]["Targets"][0]["RetryPolicy"])
+        self.assertEqual(
+            set(sam_tune["Properties"]["Environment"]["Variables"]),
+            set(self.sam_fn["Environment"]["Variables"]),
+        )
 
     def test_the_drain_alarm_is_off_by_default_in_both(self):
         self.assertEqual(self.params["DrainAlarm"]["Default"], "false")

@@ -67,7 +67,7 @@ class IamCheckTest(unittest.TestCase):
     def test_real_templates_pass_against_the_contracted_actions(self):
         rc, out = self._run()
         self.assertEqual(rc, 0, out)
-        self.assertIn("SAM and CDK grant each function the same actions (DynopilotFunction 8, HttpFunction 6)", out)
+        self.assertIn("SAM and CDK grant each function the same actions (DynopilotFunction 8, TuneFunction 6, HttpFunction 6)", out)
 
     def test_without_sdk_calls_in_src_the_contracted_list_is_used_and_named(self):
         rc, out = self._run(code=None)

@@ -37,6 +37,14 @@ export const ROLE_ACTIONS: Record<string, string[]> = {
   OnFailureDestination: ['sqs:SendMessage'],
 };
 
+/** The exact statements of the daily tune function's role, named by Sid. */
+export const TUNE_ROLE_ACTIONS: Record<string, string[]> = {
+  StateTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  SendReports: ['ses:SendEmail'],
+  ReadSecrets: ['ssm:GetParameter'],
+  WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+};
+
 /** The exact statements of the HTTP function's role, named by Sid. */
 export const HTTP_ROLE_ACTIONS: Record<string, string[]> = {
   // The drain's TransactWriteItems is authorized per action inside it (UpdateItem, PutItem);
@@ -130,6 +138,7 @@ export function validateProps(props: DynopilotStackProps): void {
 export class DynopilotStack extends cdk.Stack {
   public readonly function: lambda.Function;
   public readonly httpFunction: lambda.Function;
+  public readonly tuneFunction: lambda.Function;
   public readonly table: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: DynopilotStackProps) {
@@ -252,6 +261,68 @@ export class DynopilotStack extends cdk.Stack {
           maxEventAge: cdk.Duration.seconds(120),
           retryAttempts: 2,
           deadLetterQueue: failedEvents,
+        }),
+      ],
+    });
+
+    // The daily tune ({"action": "tune"}): the same binary in a function of its own. The
+    // replay of 14 days through the candidate grid takes seconds of CPU and Lambda gives CPU
+    // in proportion to memory (1,769 MB = one vCPU); the every-minute run needs 128 MB.
+    const tuneLogGroup = new logs.LogGroup(this, 'TuneFunctionLogGroup', {
+      logGroupName: `/aws/lambda/${this.stackName}-tune`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: cdk.RemovalPolicy.DESTROY,
+    });
+    const tuneRole = new iam.Role(this, 'TuneFunctionRole', {
+      description: 'dynopilot daily tune execution role (least privilege)',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: {
+        'dynopilot-tune': new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({ sid: 'StateTable', actions: TUNE_ROLE_ACTIONS.StateTable, resources: [this.table.tableArn] }),
+            new iam.PolicyStatement({ sid: 'SendReports', actions: TUNE_ROLE_ACTIONS.SendReports, resources: sesResources }),
+            new iam.PolicyStatement({
+              sid: 'ReadSecrets',
+              actions: TUNE_ROLE_ACTIONS.ReadSecrets,
+              resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` })],
+            }),
+            new iam.PolicyStatement({ sid: 'WriteOwnLog', actions: TUNE_ROLE_ACTIONS.WriteOwnLog, resources: [tuneLogGroup.logGroupArn] }),
+          ],
+        }),
+      },
+    });
+    this.tuneFunction = new RustFunction(this, 'TuneFunction', {
+      description: 'dynopilot - tunes each formation\'s rule on its own history, once a day',
+      manifestPath: MANIFEST_PATH,
+      binaryName: BINARY_NAME,
+      architecture: props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
+      memorySize: 1769,
+      timeout: cdk.Duration.minutes(5),
+      role: tuneRole,
+      // One tune at a time; it never competes with the decision run's concurrency.
+      reservedConcurrentExecutions: reserved === 'none' ? undefined : 1,
+      logGroup: tuneLogGroup,
+      loggingFormat: lambda.LoggingFormat.TEXT,
+      environment,
+      layers: props.configLayerArn
+        ? [lambda.LayerVersion.fromLayerVersionArn(this, 'TuneConfigLayer', props.configLayerArn)]
+        : undefined,
+    });
+    // A missed day is made up the next day: no asynchronous retry.
+    new lambda.CfnEventInvokeConfig(this, 'TuneEventInvokeConfig', {
+      functionName: this.tuneFunction.functionName,
+      qualifier: '$LATEST',
+      maximumEventAgeInSeconds: 3600,
+      maximumRetryAttempts: 0,
+    });
+    new events.Rule(this, 'DailyTune', {
+      description: 'dynopilot tune, once a day',
+      schedule: events.Schedule.cron({ minute: '17', hour: '4' }),
+      targets: [
+        new targets.LambdaFunction(this.tuneFunction, {
+          event: events.RuleTargetInput.fromObject({ action: 'tune' }),
+          maxEventAge: cdk.Duration.hours(1),
+          retryAttempts: 2,
         }),
       ],
     });
@@ -382,6 +453,16 @@ export class DynopilotStack extends cdk.Stack {
     );
 
     alarm(
+      new cloudwatch.Alarm(this, 'TuneFunctionErrorsAlarm', {
+        alarmDescription: 'dynopilot - the daily tune failed',
+        metric: this.tuneFunction.metricErrors({ period: cdk.Duration.hours(1), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    alarm(
       new cloudwatch.Alarm(this, 'HttpFunctionErrorsAlarm', {
         alarmDescription: 'dynopilot - the HTTP function (log drain, status page) failed at least once in 5 minutes',
         metric: this.httpFunction.metricErrors({ period: cdk.Duration.minutes(5), statistic: 'Sum' }),
@@ -426,6 +507,10 @@ export class DynopilotStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'FailedEventsQueueUrl', {
       description: 'SQS queue of evaluation events that were given up',
       value: failedEvents.queueUrl,
+    });
+    new cdk.CfnOutput(this, 'TuneFunctionName', {
+      description: 'The daily tune function (invoke it by hand with events/tune.json)',
+      value: this.tuneFunction.functionName,
     });
     new cdk.CfnOutput(this, 'HttpFunctionName', {
       description: 'The HTTP function (log drain receiver and status page)',

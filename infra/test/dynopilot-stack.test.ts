@@ -82,6 +82,14 @@ const EXPECTED_HTTP_ROLE_ACTIONS: Record<string, string[]> = {
   WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
 };
 
+/** The daily tune: reads state and history, stores its choice, mails a suggestion. */
+const EXPECTED_TUNE_ROLE_ACTIONS: Record<string, string[]> = {
+  StateTable: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  SendReports: ['ses:SendEmail'],
+  ReadSecrets: ['ssm:GetParameter'],
+  WriteOwnLog: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+};
+
 /** The logical id a `{ Ref }` or `{ Fn::GetAtt }` points at, and that resource. */
 function target(template: Template, value: unknown): { id: string; resource: { Type: string; Properties?: any } } {
   const v = value as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
@@ -238,6 +246,43 @@ describe('the HTTP function (log drain, status page)', () => {
   });
 });
 
+describe('the daily tune', () => {
+  test('is the decision binary with one vCPU of memory, 5 minutes and a concurrency of 1', () => {
+    expect(fnNamed(synth(), 'TuneFunction').Properties).toMatchObject({
+      Handler: 'bootstrap',
+      MemorySize: 1769,
+      Timeout: 300,
+      ReservedConcurrentExecutions: 1,
+    });
+    expect(fnNamed(synth({ reservedConcurrency: 'none' }), 'TuneFunction').Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  test('runs once a day with {"action": "tune"} and no asynchronous retry', () => {
+    const template = synth();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(17 4 * * ? *)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TuneFunction'), 'Arn'] },
+          Input: JSON.stringify({ action: 'tune' }),
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 2 },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('^TuneFunction') },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  test('gets the same environment as the decision run', () => {
+    const template = synth();
+    expect(fnNamed(template, 'TuneFunction').Properties.Environment).toEqual(
+      fnNamed(template, 'DynopilotFunction').Properties.Environment,
+    );
+  });
+});
+
 describe('the schedule', () => {
   test('fires every minute with bounded retries and event age, and a dead-letter queue', () => {
     synth().hasResourceProperties('AWS::Events::Rule', {
@@ -283,6 +328,7 @@ describe('IAM', () => {
   test.each([
     ['FunctionRole', EXPECTED_ROLE_ACTIONS],
     ['HttpFunctionRole', EXPECTED_HTTP_ROLE_ACTIONS],
+    ['TuneFunctionRole', EXPECTED_TUNE_ROLE_ACTIONS],
   ])('%s grants exactly the actions its code and the Lambda service use, statement by statement', (role, expected) => {
     const statements = identityStatements(synth(), role);
     expect(statements).toHaveLength(Object.keys(expected).length);
@@ -293,13 +339,16 @@ describe('IAM', () => {
   test('gives each function its own role', () => {
     const template = synth();
     const roles = Object.keys(template.findResources('AWS::IAM::Role')).sort();
-    expect(roles).toHaveLength(2);
-    const decision = target(template, fnNamed(template, 'DynopilotFunction').Properties.Role);
-    const http = target(template, fnNamed(template, 'HttpFunction').Properties.Role);
-    expect(decision.id).toMatch(/^FunctionRole/);
-    expect(http.id).toMatch(/^HttpFunctionRole/);
-    expect(decision.resource.Type).toBe('AWS::IAM::Role');
-    expect(http.resource.Type).toBe('AWS::IAM::Role');
+    expect(roles).toHaveLength(3);
+    for (const [fn, role] of [
+      ['DynopilotFunction', /^FunctionRole/],
+      ['HttpFunction', /^HttpFunctionRole/],
+      ['TuneFunction', /^TuneFunctionRole/],
+    ] as const) {
+      const found = target(template, fnNamed(template, fn).Properties.Role);
+      expect(found.id).toMatch(role);
+      expect(found.resource.Type).toBe('AWS::IAM::Role');
+    }
   });
 
   test("scopes the HTTP function's statements to the table, secrets path and its own log group", () => {
@@ -418,7 +467,7 @@ describe('outputs', () => {
   const template = synth();
   const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
-  test('are exactly these nine', () => {
+  test('are exactly these ten', () => {
     expect(Object.keys(outputs).sort()).toEqual([
       'AlarmTopicArn',
       'DashboardUrl',
@@ -429,6 +478,7 @@ describe('outputs', () => {
       'LogGroupName',
       'StatusPageUrl',
       'TableName',
+      'TuneFunctionName',
     ]);
   });
 
@@ -448,6 +498,7 @@ describe('outputs', () => {
     // output, the resource type its Ref names, a property that identifies it
     ['FunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap', Timeout: 30 }],
     ['HttpFunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap', Timeout: 10 }],
+    ['TuneFunctionName', 'AWS::Lambda::Function', { Handler: 'bootstrap', Timeout: 300 }],
     ['TableName', 'AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }],
     ['LogGroupName', 'AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/Dynopilot' }],
     ['AlarmTopicArn', 'AWS::SNS::Topic', { DisplayName: 'dynopilot alarms' }],
