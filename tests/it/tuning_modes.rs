@@ -461,3 +461,104 @@ async fn the_status_page_shows_the_stored_frontier_with_current_and_suggested_po
     assert!(html.contains("<tr class=\"suggested\">"), "suggested row");
     assert!(html.contains("<tr class=\"current\">"), "current row");
 }
+
+/// The same event with the state and history in DynamoDB (moto): the record
+/// and the mark round-trip through real items, well under DynamoDB's 400 KB.
+#[tokio::test]
+async fn the_tune_event_on_dynamodb_stores_items_that_read_back() {
+    use dynopilot::history::DynamoDbHistoryStore;
+    use dynopilot::store::{encode_item, item_size, DynamoDbStateStore};
+    let cfg = crate::aws::aws().await;
+    let (client, table) = crate::aws::table(&cfg).await;
+    let store = Arc::new(DynamoDbStateStore::new(client.clone(), &table));
+    let history = Arc::new(DynamoDbHistoryStore::new(client, table.clone()));
+    let notifier = Arc::new(RecordingNotifier::new());
+    let now = t0() + TimeDelta::days(3);
+    fill(history.as_ref(), t0(), 3 * 1440, wave).await;
+    let function = Function::build(
+        config(&toml("apply", 20, "0s")),
+        &MemorySecrets::new(),
+        store.clone(),
+        notifier.clone(),
+    )
+    .expect("function")
+    .with_history(history);
+    let out = function
+        .handle_at(&event("tune.json"), "req-tune", 0, now)
+        .await
+        .expect("handled");
+    let f = &out["formations"][0];
+    assert_eq!(f["outcome"], "tuned", "{f}");
+    assert_eq!(f["parameters"]["source"], "tuned");
+    let stored = store
+        .load(&tuning_key(KEY))
+        .await
+        .expect("load")
+        .expect("record");
+    let record = stored.value.tuning.clone().expect("tuning");
+    assert_eq!(
+        serde_json::to_value(&record).expect("json"),
+        f["record"],
+        "what was stored is what was reported"
+    );
+    let size = item_size(&encode_item(&tuning_key(KEY), &stored.value, 1, now).expect("item"));
+    assert!(size < 40_000, "the tuning item is {size} bytes");
+    let mark = store
+        .load(KEY)
+        .await
+        .expect("load")
+        .expect("state")
+        .value
+        .tuned;
+    assert_eq!(
+        mark.map(|m| m.candidate),
+        record.chosen.map(|c| c.candidate)
+    );
+    let sent = notifier.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].subject.contains("tuning applies"),
+        "{}",
+        sent[0].subject
+    );
+}
+
+/// A tuned window longer than the config's hysteresis keeps its samples:
+/// the stored window is pruned to the policy in force, not the config's.
+#[tokio::test]
+async fn a_tuned_window_longer_than_the_configs_keeps_its_samples() {
+    let store = Arc::new(MemoryStateStore::new());
+    let mut long = tuned_state(100.0);
+    if let Some(m) = long.tuned.as_mut() {
+        m.candidate.window_minutes = 30;
+    }
+    store.save(KEY, &long, None).await.expect("seed");
+    let scaler = Arc::new(MemoryScaler::new());
+    scaler.set("shop-app", "web", 2);
+    // 950 in the first minute, then 100: the 30-minute window still holds
+    // 950 twenty minutes later (the config's 5-minute one would not).
+    let mut script = vec![Ok(950.0)];
+    script.extend((0..30).map(|_| Ok(100.0)));
+    let sources: Vec<Vec<Arc<dyn MetricSource>>> =
+        vec![vec![Arc::new(ScriptedSource::new(script))]];
+    let engine = Engine::new(
+        Arc::new(config(&toml("apply", 20, "0s"))),
+        sources,
+        store,
+        scaler,
+        Arc::new(RecordingNotifier::new()),
+    )
+    .expect("engine");
+    let start = t0() + TimeDelta::hours(1);
+    let mut last = None;
+    for t in 0..=20 {
+        last = Some(
+            engine
+                .invoke(&Invocation::at(start + TimeDelta::minutes(t)))
+                .await,
+        );
+    }
+    let f = &last.expect("runs").formations[0];
+    assert_eq!(f.parameters.hysteresis, "30m");
+    assert_eq!(f.estimate, Some(12), "{:?}", f.reason);
+}
