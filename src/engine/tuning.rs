@@ -281,43 +281,39 @@ impl Engine {
             }
             Some(capacity) => {
                 // The previous choice, judged on the day after its span.
-                if let Some(prev) = &previous {
-                    match (prev.chosen, prev.to) {
-                        (Some(chosen), Some(prev_to)) => {
-                            let day_from = prev_to + TimeDelta::minutes(1);
-                            let day_to = day_from + TimeDelta::days(1);
-                            if day_to <= now {
-                                let minutes = minutes_in(day_from - CHECK_WARM_UP, day_to).await?;
-                                let observed = replay_from(
-                                    &chosen.candidate.apply(&f.policy, prev.capacity),
-                                    &minutes,
-                                    prev.capacity,
-                                    prev.boot_minutes,
-                                    Some(day_from),
-                                );
-                                let worse = if observed.minutes == 0 {
-                                    None
-                                } else {
-                                    worse_than_predicted(&chosen.score, &observed, CHECK_SLACK_PCT)
-                                };
-                                record.check = Some(TuningCheck {
-                                    tuned_at: prev.at,
-                                    candidate: chosen.candidate,
-                                    from: day_from,
-                                    to: day_to,
-                                    predicted: chosen.score,
-                                    observed,
-                                    worse,
-                                });
-                            } else {
-                                out.notes.push(format!(
-                                    "the previous choice (tuned at {}) is judged once the day after its span is over ({})",
-                                    stamp(prev.at),
-                                    stamp(day_to)
-                                ));
-                            }
-                        }
-                        _ => {}
+                let judged = previous.as_ref().and_then(|p| Some((p, p.chosen?, p.to?)));
+                if let Some((prev, chosen, prev_to)) = judged {
+                    let day_from = prev_to + TimeDelta::minutes(1);
+                    let day_to = day_from + TimeDelta::days(1);
+                    if day_to <= now {
+                        let minutes = minutes_in(day_from - CHECK_WARM_UP, day_to).await?;
+                        let observed = replay_from(
+                            &chosen.candidate.apply(&f.policy, prev.capacity),
+                            &minutes,
+                            prev.capacity,
+                            prev.boot_minutes,
+                            Some(day_from),
+                        );
+                        let worse = if observed.minutes == 0 {
+                            None
+                        } else {
+                            worse_than_predicted(&chosen.score, &observed, CHECK_SLACK_PCT)
+                        };
+                        record.check = Some(TuningCheck {
+                            tuned_at: prev.at,
+                            candidate: chosen.candidate,
+                            from: day_from,
+                            to: day_to,
+                            predicted: chosen.score,
+                            observed,
+                            worse,
+                        });
+                    } else {
+                        out.notes.push(format!(
+                            "the previous choice (tuned at {}) is judged once the day after its span is over ({})",
+                            stamp(prev.at),
+                            stamp(day_to)
+                        ));
                     }
                 }
                 let minutes = minutes_in(now - f.history, now).await?;
