@@ -35,6 +35,10 @@ use super::Engine;
 
 /// Minutes before the judged day replayed to warm the check up.
 const CHECK_WARM_UP: TimeDelta = TimeDelta::hours(1);
+/// A formation is not started with less than this left before the
+/// invocation's deadline: one formation's search takes seconds (see the
+/// `tune` benchmark), and a run cut mid-way would store nothing for it.
+pub const TUNE_RESERVE: std::time::Duration = std::time::Duration::from_secs(10);
 /// How many times a state write is retried when a scheduled run wrote the
 /// formation at the same moment.
 const ATTEMPTS: u32 = 5;
@@ -165,7 +169,8 @@ pub struct TuneReport {
 pub struct FormationTuning {
     pub name: String,
     pub tuning: TuningMode,
-    /// `tuned` (a choice), `no_suggestion` (with `record.reason`), `off`, `failed`.
+    /// `tuned` (a choice), `no_suggestion` (with `record.reason`), `off`,
+    /// `skipped` (too little time left), `failed`.
     pub outcome: &'static str,
     /// The result and its evidence, as stored.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -183,10 +188,35 @@ pub struct FormationTuning {
 
 impl Engine {
     /// Tune every formation whose `tuning` is not `"off"` on its recorded
-    /// history before `now`. Never fails as a whole: problems are in the report.
-    pub async fn tune(&self, now: DateTime<Utc>) -> TuneReport {
+    /// history before `now`, one after the other; a formation is not started
+    /// with less than [`TUNE_RESERVE`] left before `deadline` (its outcome is
+    /// then `skipped`). Never fails as a whole: problems are in the report.
+    pub async fn tune(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> TuneReport {
         let mut formations = Vec::new();
         for f in &self.config.formations {
+            let short = deadline.is_some_and(|d| {
+                d.saturating_duration_since(tokio::time::Instant::now()) < TUNE_RESERVE
+            });
+            if short && f.tuning != TuningMode::Off {
+                formations.push(FormationTuning {
+                    name: f.name.clone(),
+                    tuning: f.tuning,
+                    outcome: "skipped",
+                    record: None,
+                    parameters: self.in_force(f).await,
+                    notified: Vec::new(),
+                    notes: vec![format!(
+                        "not tuned: less than {} s left before the invocation's deadline; the stored choice stays",
+                        TUNE_RESERVE.as_secs()
+                    )],
+                    errors: Vec::new(),
+                });
+                continue;
+            }
             formations.push(self.tune_one(f, now).await);
         }
         TuneReport { now, formations }
@@ -214,6 +244,7 @@ impl Engine {
                 warn!(formation = %f.name, error = %e, "tune failed");
                 out.outcome = "failed";
                 out.errors.push(e);
+                out.parameters = self.in_force(f).await;
             }
         }
         out
@@ -399,6 +430,15 @@ impl Engine {
         }
         out.record = Some(record);
         Ok(())
+    }
+
+    /// The parameters scheduled runs use now (the stored choice, if any).
+    async fn in_force(&self, f: &FormationConfig) -> Parameters {
+        let mark = match self.store.load(&f.key()).await {
+            Ok(stored) => stored.and_then(|v| v.value.tuned),
+            Err(_) => None,
+        };
+        parameters_in_force(f, mark.as_ref()).1
     }
 
     /// Set `tuned` in the formation's record, retrying when a scheduled run

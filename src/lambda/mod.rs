@@ -256,7 +256,7 @@ impl Function {
                 json!({ "resumed": self.engine.set_pause(&formation, None).await.map_err(control_error)? })
             }
             Command::Tune => {
-                let report = self.engine.tune(clock).await;
+                let report = self.engine.tune(clock, deadline).await;
                 for f in &report.formations {
                     tracing::info!(formation = %f.name, outcome = f.outcome, parameters = f.parameters.source, "tune");
                 }

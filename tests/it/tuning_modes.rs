@@ -562,3 +562,36 @@ async fn a_tuned_window_longer_than_the_configs_keeps_its_samples() {
     assert_eq!(f.parameters.hysteresis, "30m");
     assert_eq!(f.estimate, Some(12), "{:?}", f.reason);
 }
+
+/// Too little time left before the Lambda's deadline: no formation is
+/// started, and the stored choice stays in force.
+#[tokio::test]
+async fn a_tune_event_near_its_deadline_starts_nothing_and_keeps_the_stored_choice() {
+    let s = setup("apply");
+    s.store
+        .save(KEY, &tuned_state(100.0), None)
+        .await
+        .expect("seed");
+    fill(s.history.as_ref(), t0(), 3 * 1440, wave).await;
+    let deadline = (Utc::now().timestamp_millis() + 5_000) as u64;
+    let out = s
+        .function
+        .handle_at(
+            &event("tune.json"),
+            "req-late",
+            deadline,
+            t0() + TimeDelta::days(3),
+        )
+        .await
+        .expect("handled");
+    let f = &out["formations"][0];
+    assert_eq!(f["outcome"], "skipped", "{f}");
+    assert_eq!(f["parameters"]["source"], "tuned");
+    assert!(s.history.asked.lock().expect("lock").is_empty());
+    assert!(s
+        .store
+        .load(&tuning_key(KEY))
+        .await
+        .expect("load")
+        .is_none());
+}
