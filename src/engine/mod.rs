@@ -232,6 +232,8 @@ pub struct FormationStatus {
     pub window: crate::domain::Window,
     pub last_scales: Vec<ScaleEvent>,
     pub last_decisions: Vec<DecisionRecord>,
+    /// The rule parameters scheduled runs decide with, and where they came from.
+    pub parameters: Parameters,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -1134,12 +1136,14 @@ impl FormationStatus {
             quantity: if d.applied { d.target } else { d.current },
             at: d.at,
         });
+        let parameters = parameters_in_force(f, state.tuned.as_ref()).1;
         Self {
             name: f.name.clone(),
             app: f.app.clone(),
             process_type: f.process_type.clone(),
             version,
             current,
+            parameters,
             paused_until: state.paused_until,
             pending: state.pending,
             episodes: state.notifications,

@@ -595,3 +595,18 @@ async fn a_tune_event_near_its_deadline_starts_nothing_and_keeps_the_stored_choi
         .expect("load")
         .is_none());
 }
+
+/// `status` says which parameters scheduled runs decide with.
+#[tokio::test]
+async fn status_names_the_parameters_in_force() {
+    let store = MemoryStateStore::new();
+    store
+        .save(KEY, &tuned_state(100.0), None)
+        .await
+        .expect("seed");
+    for (mode, source) in [("apply", "tuned"), ("suggest", "config")] {
+        let cfg = config(&toml(mode, 20, "0s"));
+        let status = engine::status(&cfg.formations, &store).await;
+        assert_eq!(status[0].parameters.source, source, "{mode}");
+    }
+}
