@@ -582,6 +582,43 @@ mod tests {
     }
 
     #[test]
+    fn minutes_without_a_record_are_gaps_not_skipped_time() {
+        let at = |m: i64| t0() + TimeDelta::minutes(m);
+        let filled = fill_gaps(&[
+            (at(0), Some(1.0)),
+            (at(1), Some(2.0)),
+            (at(4), Some(5.0)),
+            (at(4) + TimeDelta::seconds(30), Some(9.0)),
+        ]);
+        assert_eq!(
+            filled,
+            vec![
+                (at(0), Some(1.0)),
+                (at(1), Some(2.0)),
+                (at(2), None),
+                (at(3), None),
+                (at(4), Some(5.0)),
+            ]
+        );
+        assert!(fill_gaps(&[]).is_empty());
+    }
+
+    #[test]
+    fn replay_from_scores_only_the_minutes_from_its_start() {
+        // 100 throughout: the whole replay has its one short minute at the
+        // start; scored from minute 60 on (warmed up), none is short.
+        let p = policy(1, 10);
+        let m = minutes(120, |_| Some(100.0));
+        let all = replay(&p, &m, 40.0, 1);
+        assert_eq!(all.minutes, 119);
+        assert_eq!(all.under_provisioned_minutes, 1);
+        let warm = replay_from(&p, &m, 40.0, 1, Some(t0() + TimeDelta::minutes(60)));
+        assert_eq!(warm.minutes, 60);
+        assert_eq!(warm.under_provisioned_minutes, 0);
+        assert_eq!(warm.dyno_minutes, 3 * 60);
+    }
+
+    #[test]
     fn a_worse_day_is_reported() {
         let predicted = score(1440, 3000, 2900, 10);
         let fine = score(1440, 3050, 2900, 12);
