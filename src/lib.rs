@@ -30,7 +30,8 @@
 //!   trace.rs     leaf: per-minute load traces (CSV), for replay and simulate.
 //!   store/       port StateStore (versioned, optimistic locking) + FileStateStore
 //!                (one JSON file, atomic rename) + DynamoDbStateStore + MemoryStateStore;
-//!                schema.rs versions the stored JSON (migrate older, refuse newer).
+//!                schema.rs versions the stored JSON (migrate older, refuse newer);
+//!                tuning.rs: what `tune` keeps (its choice and evidence).
 //!   history/     port HistoryStore: each formation's per-minute record, an hour
 //!                per item (DynamoDB with TTL, files, memory); read_minutes.
 //!   scaler/      port Scaler (read all process types, batch scale) + HerokuScaler
@@ -49,7 +50,8 @@
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
 //!                heartbeat, report; status and pause (for the Lambda and the CLI);
-//!                addons.rs: the same steps for add-on plans.
+//!                addons.rs: the same steps for add-on plans; tuning.rs: the
+//!                `tune` event and the rule parameters in force (`tuning`).
 //!   wiring.rs    the one place an Engine is assembled from a config (the Lambda
 //!                and the CLI call it); state stores for local runs.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through

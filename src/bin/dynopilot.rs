@@ -484,12 +484,12 @@ fn try_tune(args: &TuneArgs) -> Result<(), String> {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-                Ok::<_, String>(
-                    records
-                        .into_iter()
-                        .map(|r| (r.at, r.inputs.get(&first.name).copied().flatten()))
-                        .collect(),
-                )
+                let minutes: Vec<_> = records
+                    .into_iter()
+                    .map(|r| (r.at, r.inputs.get(&first.name).copied().flatten()))
+                    .collect();
+                // Minutes without a run are gaps, not skipped time.
+                Ok::<_, String>(dynopilot::tune::fill_gaps(&minutes))
             })?
         }
     };

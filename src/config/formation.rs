@@ -99,6 +99,11 @@ pub const FORMATION_KEYS: &[KeyDoc] = &[
         Some("\"1%\""),
         "`tune` picks the cheapest rule whose under-provisioned minutes stay within this share",
     ),
+    KeyDoc::new(
+        "tuning",
+        Some("\"suggest\""),
+        "what `tune` does: \"off\", \"suggest\" (report and notify) or \"apply\" (decide with the tuned rule; guard-rails stay)",
+    ),
 ];
 
 /// `[[formations.inputs]]` keys every input type shares.
@@ -140,6 +145,8 @@ pub struct FormationConfig {
     pub history: TimeDelta,
     /// `risk`: most under-provisioned minutes `tune` accepts, in %.
     pub risk_pct: f64,
+    /// `tuning`: what `tune` does with its choice.
+    pub tuning: crate::store::tuning::TuningMode,
 }
 
 impl FormationConfig {
@@ -186,6 +193,7 @@ impl FormationConfig {
             "fallback": p.fallback,
             "history": format_duration(self.history),
             "risk": format!("{}%", self.risk_pct),
+            "tuning": self.tuning.as_str(),
             "inputs": self.inputs.iter().zip(&p.inputs).map(|(i, ip)| i.describe(&ip.rule)).collect::<Vec<_>>(),
         });
         if let (Value::Object(sizes), Value::Object(out)) =
@@ -334,6 +342,16 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
             }
         },
     };
+    let tuning = match f.opt_str("tuning") {
+        None => crate::store::tuning::TuningMode::default(),
+        Some(word) => crate::store::tuning::TuningMode::parse(&word).unwrap_or_else(|| {
+            f.error(
+                "tuning",
+                format!("must be \"off\", \"suggest\" or \"apply\", found {word:?}"),
+            );
+            crate::store::tuning::TuningMode::default()
+        }),
+    };
     let history = f.duration_within(
         "history",
         crate::history::DEFAULT_KEEP,
@@ -411,6 +429,7 @@ pub(super) fn read_formation(f: &mut Fields, default_tz: Tz) -> Option<Formation
         sizes,
         history,
         risk_pct,
+        tuning,
     })
 }
 

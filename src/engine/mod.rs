@@ -42,6 +42,7 @@ mod deadline;
 mod minutes;
 pub mod pacing;
 mod report;
+mod tuning;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub use report::{
     ClockNote, FormationReport, HeartbeatReport, InputReport, Outcome, ReadsReport, Report,
     StageError,
 };
+pub use tuning::{config_capacity, parameters_in_force, FormationTuning, Parameters, TuneReport};
 
 /// How long a claimed scale is trusted to be in flight. Longer than the Lambda
 /// timeout, so a claim older than this belongs to an invocation that stopped.
@@ -206,6 +208,11 @@ struct Work<'a> {
     size: Option<String>,
     /// The size the decision moves to, when it changes the size.
     size_to: Option<String>,
+    /// The policy with the tuned rule parameters (`tuning = "apply"` with a
+    /// stored choice); `None`: the config's.
+    tuned_policy: Option<crate::domain::Policy>,
+    /// Which parameters are in force and where they came from.
+    parameters: Parameters,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -225,6 +232,8 @@ pub struct FormationStatus {
     pub window: crate::domain::Window,
     pub last_scales: Vec<ScaleEvent>,
     pub last_decisions: Vec<DecisionRecord>,
+    /// The rule parameters scheduled runs decide with, and where they came from.
+    pub parameters: Parameters,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -469,6 +478,8 @@ impl Engine {
                     trusted: false,
                     size: None,
                     size_to: None,
+                    tuned_policy: None,
+                    parameters: parameters_in_force(config, None).1,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -482,6 +493,8 @@ impl Engine {
                         work.live = false;
                     }
                 }
+                (work.tuned_policy, work.parameters) =
+                    parameters_in_force(config, work.state.tuned.as_ref());
                 if event_id.is_some() && work.live && work.state.last_event.as_deref() == event_id {
                     info!(formation = %config.name, "event already processed: no-op");
                     work.outcome = Outcome::Duplicate;
@@ -1083,6 +1096,7 @@ impl Engine {
             notes: w.notes.clone(),
             inputs,
             errors: w.errors.clone(),
+            parameters: w.parameters.clone(),
         }
     }
 
@@ -1122,12 +1136,14 @@ impl FormationStatus {
             quantity: if d.applied { d.target } else { d.current },
             at: d.at,
         });
+        let parameters = parameters_in_force(f, state.tuned.as_ref()).1;
         Self {
             name: f.name.clone(),
             app: f.app.clone(),
             process_type: f.process_type.clone(),
             version,
             current,
+            parameters,
             paused_until: state.paused_until,
             pending: state.pending,
             episodes: state.notifications,
@@ -1206,7 +1222,7 @@ fn decide_work(w: &mut Work<'_>, current: u32, now: DateTime<Utc>) -> Option<Dec
     w.size_to = None;
     let Some(ladder) = &w.config.sizes else {
         return Some(decide(
-            &w.config.policy,
+            w.tuned_policy.as_ref().unwrap_or(&w.config.policy),
             &w.state.window,
             current,
             &w.state.history,
@@ -1254,7 +1270,7 @@ fn decide_work(w: &mut Work<'_>, current: u32, now: DateTime<Utc>) -> Option<Dec
         return None;
     };
     let sized = decide_sized(
-        &w.config.policy,
+        w.tuned_policy.as_ref().unwrap_or(&w.config.policy),
         ladder,
         &w.state.window,
         current,
@@ -1321,7 +1337,11 @@ fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
 /// Keep state bounded: samples pruned to what the rules need, inputs no longer
 /// configured dropped.
 fn prune(w: &mut Work<'_>, now: DateTime<Utc>) {
-    let keep = w.config.policy.retention();
+    let keep = w
+        .tuned_policy
+        .as_ref()
+        .unwrap_or(&w.config.policy)
+        .retention();
     let configured: BTreeSet<&str> = w.config.inputs.iter().map(|i| i.name.as_str()).collect();
     w.state
         .window

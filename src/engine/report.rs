@@ -173,6 +173,9 @@ pub struct FormationReport {
     pub inputs: Vec<InputReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<StageError>,
+    /// The rule parameters in force and where they came from (the config,
+    /// or `tune` with `tuning = "apply"`).
+    pub parameters: super::tuning::Parameters,
 }
 
 impl FormationReport {

@@ -10,6 +10,8 @@
 //! - `{"action": "status"}`
 //! - `{"action": "pause", "formation": "...", "minutes": 30}`
 //! - `{"action": "resume", "formation": "..."}`
+//! - `{"action": "tune"}`: tune each formation on its recorded history
+//!   (daily, see `crate::engine::Engine::tune`).
 //!
 //! Anything else is refused with an error that names the field, before
 //! anything is read or written.
@@ -73,6 +75,8 @@ pub enum Command {
     Pause { formation: String, minutes: u64 },
     /// Lift a pause.
     Resume { formation: String },
+    /// Tune every formation whose `tuning` is not `"off"`.
+    Tune,
 }
 
 /// Why an event was refused.
@@ -235,8 +239,12 @@ pub fn parse(event: &Value) -> Result<Command, EventError> {
                 formation: formation_of(object)?,
             })
         }
+        "tune" => {
+            only_keys(object, &["action"], action)?;
+            Ok(Command::Tune)
+        }
         other => Err(err(format!(
-            "unknown action {} (evaluate, status, pause, resume; a scheduled event has no action)",
+            "unknown action {} (evaluate, status, pause, resume, tune; a scheduled event has no action)",
             quote(other)
         ))),
     }
@@ -260,6 +268,11 @@ mod tests {
             time.map(|t| t.to_rfc3339()),
             Some("2015-10-08T16:53:06+00:00".to_string())
         );
+    }
+
+    #[test]
+    fn the_tune_event_parses() {
+        assert_eq!(parse(&json!({"action": "tune"})), Ok(Command::Tune));
     }
 
     #[test]
@@ -302,6 +315,10 @@ mod tests {
             (
                 json!({"action": "status", "verbose": true}),
                 "unknown field \"verbose\"",
+            ),
+            (
+                json!({"action": "tune", "formation": "a/web"}),
+                "unknown field \"formation\" for action \"tune\"",
             ),
             (
                 json!({"time": "yesterday"}),

@@ -101,9 +101,15 @@ impl Function {
             store.table(),
         ));
         let notifier = notifier(&config, &aws);
-        let mut function = Self::build_with_drain(config, &secrets, store, Some(drain), notifier)?;
-        function.engine = function.engine.with_history(history);
-        Ok(function)
+        let function = Self::build_with_drain(config, &secrets, store, Some(drain), notifier)?;
+        Ok(function.with_history(history))
+    }
+
+    /// Keep (and read, for `tune`) each formation's per-minute history there.
+    #[must_use]
+    pub fn with_history(mut self, history: Arc<dyn crate::history::HistoryStore>) -> Self {
+        self.engine = self.engine.with_history(history);
+        self
     }
 
     /// Build from parts (tests use this with their own store and notifier).
@@ -248,6 +254,15 @@ impl Function {
             }
             Command::Resume { formation } => {
                 json!({ "resumed": self.engine.set_pause(&formation, None).await.map_err(control_error)? })
+            }
+            Command::Tune => {
+                let report = self.engine.tune(clock, deadline).await;
+                for f in &report.formations {
+                    tracing::info!(formation = %f.name, outcome = f.outcome, parameters = f.parameters.source, "tune");
+                }
+                serde_json::to_value(&report).unwrap_or_else(
+                    |e| json!({ "error": format!("cannot encode the report: {e}") }),
+                )
             }
         };
         Ok(value)

@@ -42,6 +42,10 @@ pub enum NotificationKind {
     PlanChangeFailed,
     /// An add-on needs more than the top of its ladder (or its `max_plan`).
     NeedsAbovePlans,
+    /// `tune` chose new rule parameters (suggested, or applied).
+    TuningSuggested,
+    /// A tuned choice did worse than predicted over the day after its span.
+    TuningWorse,
 }
 
 impl NotificationKind {
@@ -59,6 +63,8 @@ impl NotificationKind {
             Self::PlanChanged => "plan_changed",
             Self::PlanChangeFailed => "plan_change_failed",
             Self::NeedsAbovePlans => "needs_above_plans",
+            Self::TuningSuggested => "tuning_suggested",
+            Self::TuningWorse => "tuning_worse_than_predicted",
         }
     }
 }

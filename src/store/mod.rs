@@ -10,6 +10,7 @@ mod file;
 mod memory;
 pub mod minutes;
 pub mod schema;
+pub mod tuning;
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,14 @@ pub struct FormationState {
     /// `crate::history`. At most [`minutes::MAX_BUFFERED_HOURS`] blocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minutes: Vec<minutes::HourBlock>,
+    /// The rule parameters `tune` chose last, and where they came from (a
+    /// formation with `tuning = "apply"` decides with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<tuning::TunedMark>,
+    /// Only in a tuning record (`app#type#tuning`): the newest `tune` run's
+    /// evidence, see [`tuning`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<tuning::TuningRecord>,
 }
 
 /// A sized formation's bookkeeping between runs.

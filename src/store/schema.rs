@@ -17,13 +17,19 @@
 //!    and starts with an empty buffer. An older dynopilot refuses a
 //!    version-5 state (newer schema), so roll back only after deleting
 //!    `minutes` (or the state).
+//! 6. adds `tuned` (the rule parameters `tune` chose, in a formation's
+//!    record) and `tuning` (its evidence, only in the separate record
+//!    `app#type#tuning`), both optional: an older document migrates
+//!    unchanged, and a formation decides with its config until `tune` runs.
+//!    An older dynopilot refuses a version-6 state: roll back only after
+//!    deleting `tuned` and the `#tuning` records.
 
 use serde_json::{Map, Value};
 
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// A stored state as this version reads it.
 ///
@@ -71,7 +77,8 @@ pub fn encode(state: &FormationState) -> Result<Value, String> {
 fn migrate(from: u64, doc: &mut Map<String, Value>) {
     // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
     // an optional key (`addon`); 3 → 4 another (`size`, a sized formation's
-    // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty). A
+    // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty);
+    // 5 → 6 the optional `tuned` and `tuning` (serde default: none). A
     // later change of shape rewrites `doc` here, one step per version.
     let _ = (from, doc);
 }

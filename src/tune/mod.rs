@@ -34,6 +34,14 @@ pub const TARGET_TOLERANCE: f64 = 0.1;
 pub const MIN_HISTORY: TimeDelta = TimeDelta::days(2);
 /// Default of the formation key `risk`: under-provisioned minutes, in %.
 pub use crate::history::DEFAULT_RISK_PCT;
+/// Minutes from ordering a dyno until it serves, in the replay model (the
+/// CLI's `--boot-minutes` default; the Lambda's `tune` event uses it).
+pub const DEFAULT_BOOT_MINUTES: usize = 1;
+/// A tuned choice is worse than predicted when its under-provisioned share
+/// over the following day exceeds the prediction by more than this (points).
+pub const CHECK_SLACK_PCT: f64 = 1.25;
+
+pub use crate::store::tuning::{Candidate, Knob, Point, Score, TuningMode};
 
 /// Headrooms of the `capacity` family (fractions of a dyno's capacity).
 pub const HEADROOMS: &[f64] = &[0.0, 0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30];
@@ -41,25 +49,6 @@ pub const HEADROOMS: &[f64] = &[0.0, 0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30];
 pub const LEVELS: &[f64] = &[0.6, 0.7, 0.75, 0.8, 0.85, 0.9];
 /// Windows: `capacity`'s hysteresis, `target`'s stabilisation.
 pub const WINDOWS_MIN: &[i64] = &[1, 3, 5, 10, 15, 20, 30];
-
-/// One rule family and its knob.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
-pub enum Knob {
-    /// `capacity` with `per_dyno = capacity / (1 + headroom)`.
-    Capacity { headroom: f64 },
-    /// `target` with `target = capacity × level`, `per = "total"`, tolerance 0.1.
-    Target { level: f64 },
-}
-
-/// A candidate: a rule and a window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Candidate {
-    #[serde(flatten)]
-    pub knob: Knob,
-    /// Minutes of hysteresis (stabilisation for `target`).
-    pub window_minutes: i64,
-}
 
 impl Candidate {
     /// The rule it puts in place of the input's, given a dyno's capacity.
@@ -87,6 +76,32 @@ impl Candidate {
     }
 }
 
+/// One value per minute from the first minute to the last, `None` where the
+/// record has no minute (no run then): the replay counts minutes by position.
+/// Minutes not on a whole minute are dropped.
+pub fn fill_gaps(minutes: &[(DateTime<Utc>, Option<f64>)]) -> Vec<(DateTime<Utc>, Option<f64>)> {
+    let (Some(first), Some(last)) = (minutes.first(), minutes.last()) else {
+        return Vec::new();
+    };
+    let span = (last.0 - first.0).num_minutes().max(0);
+    let mut out: Vec<(DateTime<Utc>, Option<f64>)> = (0..=span)
+        .map(|i| (first.0 + TimeDelta::minutes(i), None))
+        .collect();
+    for &(at, value) in minutes {
+        let offset = at - first.0;
+        if offset.num_seconds() % 60 != 0 || offset.subsec_nanos() != 0 {
+            continue;
+        }
+        if let Some(slot) = usize::try_from(offset.num_minutes())
+            .ok()
+            .and_then(|i| out.get_mut(i))
+        {
+            slot.1 = value;
+        }
+    }
+    out
+}
+
 /// The default grid.
 pub fn default_grid() -> Vec<Candidate> {
     let mut grid = Vec::new();
@@ -105,24 +120,6 @@ pub fn default_grid() -> Vec<Candidate> {
         }
     }
     grid
-}
-
-/// One replayed policy's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Score {
-    pub minutes: u64,
-    pub dyno_minutes: u64,
-    pub oracle_dyno_minutes: u64,
-    pub cost_vs_oracle: f64,
-    pub under_provisioned_minutes: u64,
-    pub under_provisioned_pct: f64,
-}
-
-/// A candidate and its score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Point {
-    pub candidate: Candidate,
-    pub score: Score,
 }
 
 /// What `tune` needs.
@@ -165,6 +162,18 @@ pub fn replay(
     capacity: f64,
     boot_minutes: usize,
 ) -> Score {
+    replay_from(policy, minutes, capacity, boot_minutes, None)
+}
+
+/// [`replay`], scoring only the minutes at or after `score_from` (the ones
+/// before warm the replay up: its window, count and cool-offs).
+pub fn replay_from(
+    policy: &Policy,
+    minutes: &[(DateTime<Utc>, Option<f64>)],
+    capacity: f64,
+    boot_minutes: usize,
+    score_from: Option<DateTime<Utc>>,
+) -> Score {
     let name = policy
         .inputs
         .first()
@@ -185,6 +194,7 @@ pub fn replay(
     let mut history = ScaleHistory::default();
     let mut last_load = first.unwrap_or(0.0);
     let (mut dyno_minutes, mut oracle, mut under) = (0u64, 0u64, 0u64);
+    let mut scored = 0u64;
     for t in 1..minutes.len() {
         let (now, load) = minutes[t];
         let input = window.inputs.entry(name.clone()).or_default();
@@ -230,6 +240,10 @@ pub fn replay(
         let ready = quantity.saturating_sub(not_ready);
         let load = load.unwrap_or(last_load);
         last_load = load;
+        if score_from.is_some_and(|from| now < from) {
+            continue;
+        }
+        scored += 1;
         let (min, max) = bounds(now);
         dyno_minutes += u64::from(quantity);
         oracle += u64::from(dynos_for(load, capacity).clamp(min, max));
@@ -237,7 +251,7 @@ pub fn replay(
             under += 1;
         }
     }
-    score((minutes.len() - 1) as u64, dyno_minutes, oracle, under)
+    score(scored, dyno_minutes, oracle, under)
 }
 
 fn score(minutes: u64, dyno_minutes: u64, oracle: u64, under: u64) -> Score {
@@ -565,6 +579,43 @@ mod tests {
         let score = replay(&tuned, &m, 40.0, 1);
         assert_eq!(score.dyno_minutes, 2 * 599, "never above max");
         assert_eq!(score.under_provisioned_minutes, 599);
+    }
+
+    #[test]
+    fn minutes_without_a_record_are_gaps_not_skipped_time() {
+        let at = |m: i64| t0() + TimeDelta::minutes(m);
+        let filled = fill_gaps(&[
+            (at(0), Some(1.0)),
+            (at(1), Some(2.0)),
+            (at(4), Some(5.0)),
+            (at(4) + TimeDelta::seconds(30), Some(9.0)),
+        ]);
+        assert_eq!(
+            filled,
+            vec![
+                (at(0), Some(1.0)),
+                (at(1), Some(2.0)),
+                (at(2), None),
+                (at(3), None),
+                (at(4), Some(5.0)),
+            ]
+        );
+        assert!(fill_gaps(&[]).is_empty());
+    }
+
+    #[test]
+    fn replay_from_scores_only_the_minutes_from_its_start() {
+        // 100 throughout: the whole replay has its one short minute at the
+        // start; scored from minute 60 on (warmed up), none is short.
+        let p = policy(1, 10);
+        let m = minutes(120, |_| Some(100.0));
+        let all = replay(&p, &m, 40.0, 1);
+        assert_eq!(all.minutes, 119);
+        assert_eq!(all.under_provisioned_minutes, 1);
+        let warm = replay_from(&p, &m, 40.0, 1, Some(t0() + TimeDelta::minutes(60)));
+        assert_eq!(warm.minutes, 60);
+        assert_eq!(warm.under_provisioned_minutes, 0);
+        assert_eq!(warm.dyno_minutes, 3 * 60);
     }
 
     #[test]

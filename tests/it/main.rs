@@ -46,3 +46,4 @@ mod status_fixture;
 mod status_http;
 mod status_page;
 mod tune;
+mod tuning_modes;
