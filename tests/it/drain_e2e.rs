@@ -432,7 +432,11 @@ async fn drain_posts_through_the_function_url_get_the_status_logplex_needs_and_a
             .to_string()
     };
     assert_eq!(header("cache-control"), "no-store");
-    assert!(header("content-type").starts_with("text/html"), "{}", header("content-type"));
+    assert!(
+        header("content-type").starts_with("text/html"),
+        "{}",
+        header("content-type")
+    );
     let page = answer.text().await.expect("the page");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     for app in ["app-a/web", "app-b/web", "app-c/web"] {
