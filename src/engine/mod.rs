@@ -39,6 +39,7 @@
 mod addons;
 mod clock;
 mod deadline;
+mod generation;
 mod minutes;
 pub mod pacing;
 mod report;
@@ -206,6 +207,8 @@ struct Work<'a> {
     size: Option<String>,
     /// The size the decision moves to, when it changes the size.
     size_to: Option<String>,
+    /// Formations with `sizes`: checked against the app's generation?
+    generation: generation::SizeCheck,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -469,6 +472,7 @@ impl Engine {
                     trusted: false,
                     size: None,
                     size_to: None,
+                    generation: generation::SizeCheck::Unchecked,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -648,8 +652,13 @@ impl Engine {
                 read.unwrap_or_else(|given| Err(platform_cut("reading the formation", given))),
             )
         });
+        let wanted = generation::wanted(work, apps);
+        let (reads, generations) = futures::join!(
+            join_all(reads),
+            generation::read(self.scaler.as_ref(), &wanted, deadline)
+        );
         let counts: BTreeMap<&str, Result<BTreeMap<String, FormationRead>, ScaleError>> =
-            join_all(reads).await.into_iter().collect();
+            reads.into_iter().collect();
         for w in work.iter_mut().filter(|w| w.live) {
             let Some(read) = counts.get(w.config.app.as_str()) else {
                 continue;
@@ -685,6 +694,7 @@ impl Engine {
                 Err(e) => w.fail("read_formation", e.kind.as_str().into(), e.message.clone()),
             }
         }
+        generation::apply(work, &generations);
     }
 
     /// Before any scale decided on a stored count, read the app afresh and
@@ -1204,6 +1214,9 @@ pub async fn set_pause(
 /// when the size is unknown or not on the ladder: no scale on a guess.
 fn decide_work(w: &mut Work<'_>, current: u32, now: DateTime<Utc>) -> Option<Decision> {
     w.size_to = None;
+    if w.generation == generation::SizeCheck::Blocked {
+        return None; // said in the report by `generation::apply`
+    }
     let Some(ladder) = &w.config.sizes else {
         return Some(decide(
             &w.config.policy,

@@ -15,7 +15,7 @@ use serde_json::json;
 use wiremock::MockServer;
 
 use crate::helpers::{at, SecretMap, Wired};
-use crate::heroku_account::HerokuAccount;
+use crate::heroku_account::{GenerationShape, HerokuAccount};
 
 fn errors(toml: &str) -> Vec<String> {
     match config::parse(toml) {
@@ -345,4 +345,224 @@ per_dyno = 40
     );
     let json = serde_json::to_value(r).expect("json");
     assert!(json.get("cost_dollars").is_some());
+}
+
+// --- The app's generation (contracts-round2 §15.5): read once per app per
+// run, as an object or a string, and every ladder checked against it.
+
+const FIR_LADDER: &str = r#"sizes = ["dyno-1c-0.5gb", "dyno-2c-1gb"]"#;
+
+/// `shop-app web` with `ladder` at `quantity` dynos of `size`, on an app
+/// whose generation the fake answers as `shape`; load 1400 at 100 per dyno of
+/// the first size (14 needed, max 10: the next size).
+async fn on_generation(ladder: &str, size: &str, shape: GenerationShape) -> Sized {
+    let server = MockServer::start().await;
+    let account = HerokuAccount::new(at(9, 0));
+    account.set("shop-app", "web", 10);
+    account.set_size("shop-app", "web", size);
+    account.set_generation("shop-app", shape);
+    account.mount(&server).await;
+    let http = dynopilot::wiring::http_client().expect("http client");
+    let scaler = HerokuScaler::new(
+        http,
+        &server.uri(),
+        SecretString::from("sizes-test-token"),
+        Duration::from_secs(2),
+    )
+    .expect("url");
+    let wired = Wired::new(
+        &formation(ladder, 1400),
+        &SecretMap::default(),
+        Arc::new(scaler),
+    );
+    Sized {
+        account,
+        wired,
+        _server: server,
+    }
+}
+
+/// The app reads (`GET /apps/shop-app`) the fake answered.
+fn app_reads(account: &HerokuAccount) -> usize {
+    account
+        .calls()
+        .iter()
+        .filter(|c| c.method == "GET" && c.path == "/apps/shop-app")
+        .count()
+}
+
+fn mismatch(f: &dynopilot::engine::FormationReport) -> String {
+    f.errors
+        .iter()
+        .find(|e| e.stage == "sizes" && e.kind == "generation_mismatch")
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| panic!("no generation_mismatch error: {f:?}"))
+}
+
+#[tokio::test]
+async fn cedar_sizes_on_a_fir_app_are_refused_naming_the_app_its_generation_and_the_sizes() {
+    // The schema's shape: {"id", "name": "fir"}.
+    let s = on_generation(LADDER, "Standard-1X", GenerationShape::Object("fir".into())).await;
+    let report = s.wired.run(at(9, 0)).await;
+    let f = &report.formations[0];
+    assert_eq!(f.outcome, Outcome::Failed, "{f:?}");
+    let e = mismatch(f);
+    assert!(
+        e.contains("app shop-app")
+            && e.contains("\"fir\"")
+            && e.contains("runs on Fir")
+            && e.contains("Cedar sizes standard-1x, standard-2x, performance-m"),
+        "{e}"
+    );
+    assert!(patches(&s.account).is_empty(), "nothing is scaled");
+    assert_eq!(app_reads(&s.account), 1);
+    let mails: Vec<_> = s
+        .wired
+        .notifier
+        .sent()
+        .into_iter()
+        .filter(|n| n.kind == NotificationKind::ScaleFailed)
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0].body.contains("runs on Fir") && mails[0].body.contains("standard-2x"),
+        "{}",
+        mails[0].body
+    );
+    // The next run reads the app again (once), refuses again, mails no more.
+    let report = s.wired.run(at(9, 1)).await;
+    assert_eq!(report.formations[0].outcome, Outcome::Failed);
+    assert_eq!(app_reads(&s.account), 2);
+    assert!(patches(&s.account).is_empty());
+    let failed = s
+        .wired
+        .notifier
+        .sent()
+        .into_iter()
+        .filter(|n| n.kind == NotificationKind::ScaleFailed)
+        .count();
+    assert_eq!(failed, 1, "one mail per episode");
+}
+
+#[tokio::test]
+async fn fir_sizes_on_a_cedar_app_are_refused_too() {
+    // The CLI's shape: a plain string.
+    let s = on_generation(
+        FIR_LADDER,
+        "dyno-1c-0.5gb",
+        GenerationShape::Name("cedar".into()),
+    )
+    .await;
+    let report = s.wired.run(at(9, 0)).await;
+    let e = mismatch(&report.formations[0]);
+    assert!(
+        e.contains("app shop-app")
+            && e.contains("\"cedar\"")
+            && e.contains("runs on Cedar")
+            && e.contains("Fir sizes dyno-1c-0.5gb, dyno-2c-1gb")
+            && e.contains("like standard-2x"),
+        "{e}"
+    );
+    assert!(patches(&s.account).is_empty());
+}
+
+#[tokio::test]
+async fn fir_sizes_on_a_fir_app_scale_whichever_shape_the_generation_has() {
+    for shape in [
+        GenerationShape::Name("fir".into()),
+        GenerationShape::Object("Fir".into()),
+    ] {
+        let s = on_generation(FIR_LADDER, "dyno-1c-0.5gb", shape.clone()).await;
+        let report = s.wired.run(at(9, 0)).await;
+        let f = &report.formations[0];
+        assert_eq!(f.outcome, Outcome::ScaledUp, "{shape:?}: {f:?}");
+        // 14 dyno-1c-0.5gb needed, max 10: 7 dyno-2c-1gb (2 vCPUs each).
+        assert_eq!(
+            patches(&s.account),
+            vec![json!({"quantity": 7, "size": "dyno-2c-1gb"})]
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_app_without_a_generation_is_taken_as_cedar_and_the_report_says_so() {
+    let s = on_generation(LADDER, "Standard-1X", GenerationShape::Absent).await;
+    let report = s.wired.run(at(9, 0)).await;
+    let f = &report.formations[0];
+    assert_eq!(f.outcome, Outcome::ScaledUp, "{f:?}");
+    assert!(
+        f.notes
+            .iter()
+            .any(|n| n.contains("no generation: taken as Cedar")),
+        "{:?}",
+        f.notes
+    );
+    // And so Fir names on it are refused, saying why.
+    let s = on_generation(FIR_LADDER, "dyno-1c-0.5gb", GenerationShape::Absent).await;
+    let report = s.wired.run(at(9, 0)).await;
+    let e = mismatch(&report.formations[0]);
+    assert!(e.contains("not reported, taken as Cedar"), "{e}");
+    assert!(patches(&s.account).is_empty());
+}
+
+#[tokio::test]
+async fn the_generation_is_read_once_per_app_per_run_not_per_formation() {
+    let server = MockServer::start().await;
+    let account = HerokuAccount::new(at(9, 0));
+    account.set("shop-app", "web", 2);
+    account.set("shop-app", "worker", 2);
+    account.set("other-app", "web", 2);
+    account.mount(&server).await;
+    let http = dynopilot::wiring::http_client().expect("http client");
+    let scaler = HerokuScaler::new(
+        http,
+        &server.uri(),
+        SecretString::from("sizes-test-token"),
+        Duration::from_secs(2),
+    )
+    .expect("url");
+    // Two sized formations of shop-app; other-app has no sizes: not read.
+    let config = format!(
+        "{}\n[[formations]]\napp = \"shop-app\"\ntype = \"worker\"\nmax = 4\n{LADDER}\n\n[[formations.inputs]]\nname = \"q\"\ntype = \"constant\"\nvalue = 200\nper_dyno = 100\n\n[[formations]]\napp = \"other-app\"\ntype = \"web\"\nmax = 4\n\n[[formations.inputs]]\nname = \"q\"\ntype = \"constant\"\nvalue = 200\nper_dyno = 100\n",
+        formation(LADDER, 200)
+    );
+    let wired = Wired::new(&config, &SecretMap::default(), Arc::new(scaler));
+    let report = wired.run(at(9, 0)).await;
+    assert!(
+        report.formations.iter().all(|f| f.errors.is_empty()),
+        "{:?}",
+        report.formations
+    );
+    let reads = |path: &str| {
+        account
+            .calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path == path)
+            .count()
+    };
+    assert_eq!(reads("/apps/shop-app"), 1);
+    assert_eq!(reads("/apps/other-app"), 0);
+    assert_eq!(reads("/apps/shop-app/formation"), 1);
+}
+
+#[tokio::test]
+async fn an_app_that_cannot_be_read_is_not_scaled_on_a_guess() {
+    let s = on_generation(
+        LADDER,
+        "Standard-1X",
+        GenerationShape::Object("cedar".into()),
+    )
+    .await;
+    // An answer that cannot be understood (an empty generation name): the
+    // sizes cannot be checked, so nothing is scaled this run.
+    s.account
+        .set_generation("shop-app", GenerationShape::Name(String::new()));
+    let report = s.wired.run(at(9, 0)).await;
+    let f = &report.formations[0];
+    assert!(patches(&s.account).is_empty(), "{f:?}");
+    assert!(
+        f.errors.iter().any(|e| e.stage == "read_app"),
+        "{:?}",
+        f.errors
+    );
 }
