@@ -36,6 +36,7 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
+mod addon_status;
 mod addons;
 mod clock;
 mod deadline;
@@ -66,6 +67,9 @@ use crate::store::{
     Versioned,
 };
 
+pub use addon_status::{
+    addon_status, set_addon_pause, AddonStatus, PendingPlan, PlanChange, PlanDecisionRecord,
+};
 pub use addons::{AddonReport, AddonWorld};
 pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
 pub use deadline::{MARGIN, PLATFORM_RESERVE, SAVE_RESERVE, SCALE_RESERVE};
@@ -1099,6 +1103,28 @@ impl Engine {
     /// `status`: every formation's stored state. See [`status`].
     pub async fn status(&self) -> Vec<FormationStatus> {
         status(&self.config.formations, self.store.as_ref()).await
+    }
+
+    /// `status` of every configured add-on. See [`addon_status`].
+    pub async fn addon_status(&self) -> Vec<AddonStatus> {
+        addon_status(&self.config.addons, self.store.as_ref()).await
+    }
+
+    /// Whether `name` is a configured add-on (rather than a formation).
+    pub fn is_addon(&self, name: &str) -> bool {
+        self.config.addons.iter().any(|a| a.name == name)
+    }
+
+    /// Pause an add-on until `until` (`None`: resume). See [`set_addon_pause`].
+    ///
+    /// # Errors
+    /// [`ControlError`] for an unknown add-on or a store that keeps failing.
+    pub async fn set_addon_pause(
+        &self,
+        name: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<AddonStatus, ControlError> {
+        set_addon_pause(&self.config.addons, self.store.as_ref(), name, until).await
     }
 
     /// Pause a formation until `until` (`None`: resume). See [`set_pause`].
