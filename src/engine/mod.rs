@@ -785,6 +785,12 @@ impl Engine {
                             to: d.target,
                             event: w.state.last_event.clone(),
                         });
+                        if w.config.sizes.is_some() {
+                            w.state
+                                .size
+                                .get_or_insert_with(Default::default)
+                                .pending_size = w.size_to.clone();
+                        }
                         claims.push(i);
                         Outcome::Hold // until scaled
                     }
@@ -898,6 +904,9 @@ impl Engine {
                     }
                 };
                 w.state.pending = None;
+                if let Some(mark) = w.state.size.as_mut() {
+                    mark.pending_size = None;
+                }
                 match result {
                     Ok(()) => {
                         info!(formation = %w.config.name, from = d.current, to = d.target, "scaled");
@@ -1336,23 +1345,45 @@ fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
     }
     let Some(current) = w.current else { return };
     w.state.pending = None;
-    if current == intent.to {
+    // A claim that changes the size is settled on the size read too: the
+    // count alone may match when only the size was to change.
+    let size_wanted = w.state.size.as_mut().and_then(|m| m.pending_size.take());
+    let size_done = size_wanted.as_deref().is_none_or(|want| {
+        w.size
+            .as_deref()
+            .is_some_and(|read| read.eq_ignore_ascii_case(want))
+    });
+    let claimed = match &size_wanted {
+        Some(size) => format!("{}→{} {size}", intent.from, intent.to),
+        None => format!("{}→{}", intent.from, intent.to),
+    };
+    if current == intent.to && size_done {
         // It happened: the platform shows the claimed count. Keep its record.
         w.state.history.record(ScaleEvent {
             at: intent.at,
             from: intent.from,
             to: intent.to,
         });
+        if let Some(size) = size_wanted {
+            // The size-down delay counts from the change.
+            let mark = w.state.size.get_or_insert_with(Default::default);
+            mark.current = Some(size);
+            mark.changed_at = Some(intent.at);
+            mark.fits_smaller_since = None;
+        }
         w.notes.push(format!(
-            "settled an unrecorded scale {}→{} claimed at {}: it happened",
-            intent.from,
-            intent.to,
+            "settled an unrecorded scale {claimed} claimed at {}: it happened",
             intent.at.format("%H:%M:%SZ")
         ));
     } else {
+        let size = match (&size_wanted, &w.size) {
+            (Some(_), Some(read)) => format!(", size {read}"),
+            (Some(_), None) => ", size unknown".to_string(),
+            (None, _) => String::new(),
+        };
         w.notes.push(format!(
-            "settled an unrecorded scale {}→{} claimed at {}: it did not happen (count is {current})",
-            intent.from, intent.to, intent.at.format("%H:%M:%SZ")
+            "settled an unrecorded scale {claimed} claimed at {}: it did not happen (count is {current}{size})",
+            intent.at.format("%H:%M:%SZ")
         ));
     }
 }

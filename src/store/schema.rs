@@ -17,13 +17,17 @@
 //!    and starts with an empty buffer. An older dynopilot refuses a
 //!    version-5 state (newer schema), so roll back only after deleting
 //!    `minutes` (or the state).
+//! 6. adds `size.pending_size` (the size a claimed update asks for, so the
+//!    claim is settled on count and size), optional: an older document
+//!    migrates unchanged (no claim in it names a size, and one left pending
+//!    by a version-5 run is settled on the count, as version 5 did).
 
 use serde_json::{Map, Value};
 
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// A stored state as this version reads it.
 ///
@@ -71,7 +75,8 @@ pub fn encode(state: &FormationState) -> Result<Value, String> {
 fn migrate(from: u64, doc: &mut Map<String, Value>) {
     // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
     // an optional key (`addon`); 3 → 4 another (`size`, a sized formation's
-    // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty). A
+    // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty); 5 →
+    // 6 the optional `size.pending_size`. A
     // later change of shape rewrites `doc` here, one step per version.
     let _ = (from, doc);
 }

@@ -566,3 +566,170 @@ async fn an_app_that_cannot_be_read_is_not_scaled_on_a_guess() {
         f.errors
     );
 }
+
+// --- Settling a claimed size change: a claim that changes the size and not
+// the count is settled on the size the platform reports, not on the count.
+
+/// A platform (memory) whose `scale` never returns while `crash` is set, as
+/// if the process died there; with `apply_first` the change lands first.
+struct CrashingSized {
+    inner: dynopilot::scaler::MemoryScaler,
+    crash: std::sync::atomic::AtomicBool,
+    apply_first: bool,
+}
+
+#[async_trait::async_trait]
+impl dynopilot::scaler::Scaler for CrashingSized {
+    async fn formation(
+        &self,
+        app: &str,
+    ) -> Result<std::collections::BTreeMap<String, u32>, dynopilot::scaler::ScaleError> {
+        self.inner.formation(app).await
+    }
+    async fn formation_detail(
+        &self,
+        app: &str,
+    ) -> Result<
+        std::collections::BTreeMap<String, dynopilot::scaler::FormationRead>,
+        dynopilot::scaler::ScaleError,
+    > {
+        self.inner.formation_detail(app).await
+    }
+    async fn scale(
+        &self,
+        app: &str,
+        changes: &[dynopilot::scaler::QuantityChange],
+    ) -> Result<(), dynopilot::scaler::ScaleError> {
+        if self.crash.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.apply_first {
+                self.inner.scale(app, changes).await?;
+            }
+            std::future::pending::<()>().await;
+        }
+        self.inner.scale(app, changes).await
+    }
+}
+
+/// 2 standard-2x, `min = 2`, a need of 1 standard-1x: the 12:00 run claims
+/// 2 standard-2x → 2 standard-1x (the same count, a smaller size) and dies in
+/// the platform call.
+async fn crashed_size_change(
+    apply_first: bool,
+) -> (
+    Arc<dynopilot::store::MemoryStateStore>,
+    Arc<CrashingSized>,
+    dynopilot::engine::Engine,
+) {
+    let toml = r#"
+[state]
+kind = "memory"
+
+[[formations]]
+app = "shop-app"
+type = "web"
+min = 2
+max = 10
+hysteresis = "0s"
+sizes = ["standard-1x", "standard-2x"]
+size_down_delay = "0s"
+
+[[formations.inputs]]
+name = "load"
+type = "constant"
+value = 100
+per_dyno = 100
+"#;
+    let store = Arc::new(dynopilot::store::MemoryStateStore::new());
+    let scaler = Arc::new(CrashingSized {
+        inner: dynopilot::scaler::MemoryScaler::new(),
+        crash: std::sync::atomic::AtomicBool::new(true),
+        apply_first,
+    });
+    scaler.inner.set("shop-app", "web", 2);
+    scaler.inner.set_size("shop-app", "web", "Standard-2X");
+    let engine = dynopilot::engine::Engine::new(
+        Arc::new(crate::helpers::config(toml)),
+        vec![vec![crate::helpers::scripted(
+            dynopilot::inputs::ScriptedSource::constant(100.0),
+        )]],
+        store.clone(),
+        scaler.clone(),
+        Arc::new(dynopilot::notify::RecordingNotifier::new()),
+    )
+    .expect("engine");
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(30),
+        engine.invoke(&dynopilot::engine::Invocation::at(at(12, 0))),
+    )
+    .await;
+    assert!(crashed.is_err(), "the run was cut off in the platform call");
+    let claim = store.snapshot("shop-app#web").expect("claim stored");
+    let pending = claim.value.pending.as_ref().expect("a claim");
+    assert_eq!((pending.from, pending.to), (2, 2), "the same count");
+    (store, scaler, engine)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claimed_size_change_that_did_not_happen_is_not_settled_as_done_on_an_equal_count() {
+    let (store, scaler, engine) = crashed_size_change(false).await;
+    scaler
+        .crash
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        scaler.inner.size("shop-app", "web").as_deref(),
+        Some("Standard-2X")
+    );
+    // After the claim timed out, the next run reads 2 Standard-2X: the count
+    // matches the claim, the size does not, so it did not happen...
+    let report = engine
+        .invoke(&dynopilot::engine::Invocation::at(at(12, 2)))
+        .await;
+    let f = &report.formations[0];
+    assert!(
+        f.notes
+            .iter()
+            .any(|n| n.contains("did not happen") && n.contains("Standard-2X")),
+        "{:?}",
+        f.notes
+    );
+    // ...and the change is made now (no cool-off from a change that never was).
+    assert_eq!(f.outcome, Outcome::ScaledDown, "{f:?}");
+    assert_eq!(
+        scaler.inner.size("shop-app", "web").as_deref(),
+        Some("standard-1x")
+    );
+    let stored = store.snapshot("shop-app#web").expect("state");
+    assert_eq!(stored.value.history.events.len(), 1, "one real change");
+    assert_eq!(stored.value.history.events[0].at, at(12, 2));
+    assert!(stored.value.pending.is_none());
+    let mark = stored.value.size.clone().expect("size mark");
+    assert_eq!(mark.pending_size, None, "cleared with the claim");
+    assert_eq!(mark.changed_at, Some(at(12, 2)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claimed_size_change_that_happened_is_recorded_with_its_time() {
+    let (store, scaler, engine) = crashed_size_change(true).await;
+    scaler
+        .crash
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let report = engine
+        .invoke(&dynopilot::engine::Invocation::at(at(12, 2)))
+        .await;
+    let f = &report.formations[0];
+    assert!(
+        f.notes.iter().any(|n| n.contains("it happened")),
+        "{:?}",
+        f.notes
+    );
+    assert_eq!(scaler.inner.scales().len(), 1, "not made twice");
+    let stored = store.snapshot("shop-app#web").expect("state");
+    let mark = stored.value.size.clone().expect("size mark");
+    assert_eq!(mark.current.as_deref(), Some("standard-1x"));
+    assert_eq!(
+        mark.changed_at,
+        Some(at(12, 0)),
+        "the size-down delay counts from it"
+    );
+    assert_eq!(stored.value.history.events.len(), 1);
+}
