@@ -733,3 +733,48 @@ async fn a_claimed_size_change_that_happened_is_recorded_with_its_time() {
     );
     assert_eq!(stored.value.history.events.len(), 1);
 }
+
+#[tokio::test]
+async fn the_app_is_read_as_the_cli_reads_it_for_its_generation() {
+    use dynopilot::scaler::{AppGeneration, ScaleErrorKind, Scaler};
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    // contracts-round2 §15.5: the CLI asks with `version=3.sdk` whenever it
+    // needs the generation; only that request is answered here.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/apps/shop-app"))
+        .and(header(
+            "accept",
+            "application/vnd.heroku+json; version=3.sdk",
+        ))
+        .and(header("authorization", "Bearer sizes-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "name": "shop-app",
+            "generation": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "fir"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/apps/gone-app"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"id": "not_found", "message": "Couldn't find that app."})),
+        )
+        .mount(&server)
+        .await;
+    let scaler = HerokuScaler::new(
+        dynopilot::wiring::http_client().expect("http client"),
+        &server.uri(),
+        SecretString::from("sizes-test-token"),
+        Duration::from_secs(2),
+    )
+    .expect("url");
+    assert_eq!(
+        scaler.generation("shop-app").await,
+        Ok(Some(AppGeneration::Named("fir".into())))
+    );
+    let e = scaler.generation("gone-app").await.unwrap_err();
+    assert_eq!(e.kind, ScaleErrorKind::NotFound, "{e}");
+    assert!(e.message.contains("app gone-app"), "{e}");
+}
