@@ -38,7 +38,8 @@
 //!                (Platform API v3, retries within a budget) + LocalScaler
 //!                (counts in the state file) + MemoryScaler (fake with faults)
 //!                + SimulatedScaler (dynos that boot, for the simulator);
-//!                port AddonPlans (an add-on's plan) on HerokuScaler + MemoryAddons.
+//!                port AddonPlans (an add-on's plan) on HerokuScaler + MemoryAddons;
+//!                app.rs: an app's generation (GET /apps/{app}).
 //!   notify/      port Notifier + SesNotifier + ConsoleNotifier + RecordingNotifier;
 //!                episodes (pure: which mails a run sends, deduplicated) and texts.
 //!   metrics/     a Report as CloudWatch Embedded Metric Format lines.
@@ -50,8 +51,10 @@
 //!   heartbeat/   port Heartbeat (dead-man's switch) + HttpHeartbeat + RecordingHeartbeat.
 //!   engine/      one invocation: poll, load, decide, claim, scale, notify, record,
 //!                heartbeat, report; status and pause (for the Lambda and the CLI);
-//!                addons.rs: the same steps for add-on plans; tuning.rs: the
-//!                `tune` event and the rule parameters in force (`tuning`).
+//!                addons.rs: the same steps for add-on plans; addon_status.rs:
+//!                their status and pause; generation.rs: size ladders against
+//!                the app's generation; tuning.rs: the `tune` event and the
+//!                rule parameters in force (`tuning`).
 //!   wiring.rs    the one place an Engine is assembled from a config (the Lambda
 //!                and the CLI call it); state stores for local runs.
 //!   simulate/    backtests: replays a load trace (or a synthetic one) through

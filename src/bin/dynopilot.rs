@@ -27,8 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show each formation's stored state: count, pause, last decisions with
-    /// reasons, open notification episodes.
+    /// Show each formation's (and add-on's) stored state: count or plan, pause,
+    /// pending change, last decisions with reasons, open notification episodes.
     #[command(
         after_help = "Example:\n  dynopilot status --config dynopilot.toml --formation shop-api/web\n  dynopilot status --config dynopilot.toml --json\n  dynopilot status --config dynopilot.toml --html status.html"
     )]
@@ -42,9 +42,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
-    /// Pause formations: runs still decide and report, but do not scale.
+    /// Pause formations (and add-ons): runs still decide and report, but do not
+    /// scale (nor change a plan).
     #[command(
-        after_help = "Example:\n  dynopilot pause --for 2h --config dynopilot.toml --formation shop-api/web"
+        after_help = "Example:\n  dynopilot pause --for 2h --config dynopilot.toml --formation shop-api/web\n  dynopilot pause --for 1d --config dynopilot.toml --formation shop-api/heroku-redis"
     )]
     Pause {
         #[command(flatten)]
@@ -53,7 +54,7 @@ enum Command {
         #[arg(long = "for", value_parser = humantime::parse_duration)]
         duration: Duration,
     },
-    /// Resume paused formations.
+    /// Resume paused formations (and add-ons).
     #[command(
         after_help = "Example:\n  dynopilot resume --config dynopilot.toml --formation shop-api/web"
     )]
@@ -162,7 +163,7 @@ struct Target {
     /// The TOML config file (default: the embedded demo config).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Only this formation (by name, e.g. app/web); repeatable. Default: all.
+    /// Only this formation or add-on (by name, e.g. app/web, app/heroku-redis); repeatable. Default: all.
     #[arg(long)]
     formation: Vec<String>,
     /// Use this state file instead of the config's `[state]`.
@@ -652,20 +653,35 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
     let unknown: Vec<&String> = target
         .formation
         .iter()
-        .filter(|name| !config.formations.iter().any(|f| &f.name == *name))
+        .filter(|name| {
+            !config.formations.iter().any(|f| &f.name == *name)
+                && !config.addons.iter().any(|a| &a.name == *name)
+        })
         .collect();
     if !unknown.is_empty() {
-        let known: Vec<&str> = config.formations.iter().map(|f| f.name.as_str()).collect();
+        let known: Vec<&str> = config
+            .formations
+            .iter()
+            .map(|f| f.name.as_str())
+            .chain(config.addons.iter().map(|a| a.name.as_str()))
+            .collect();
         eprintln!(
             "unknown formation(s) {unknown:?}; the config has: {}",
             known.join(", ")
         );
         return ExitCode::from(2);
     }
+    let picked = |name: &String| target.formation.is_empty() || target.formation.contains(name);
     let formations: Vec<_> = config
         .formations
         .iter()
-        .filter(|f| target.formation.is_empty() || target.formation.contains(&f.name))
+        .filter(|f| picked(&f.name))
+        .cloned()
+        .collect();
+    let addons: Vec<_> = config
+        .addons
+        .iter()
+        .filter(|a| picked(&a.name))
         .cloned()
         .collect();
     let runtime = match runtime() {
@@ -684,6 +700,7 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
         match verb {
             Verb::Status { json, html } => {
                 let status = engine::status(&formations, store.as_ref()).await;
+                let addon_status = engine::addon_status(&addons, store.as_ref()).await;
                 if let Some(path) = html {
                     // Recorded history when the store has it; else the state's window.
                     let extras = match dynopilot::wiring::open_history(
@@ -722,15 +739,21 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
                     eprintln!("status page written to {}", path.display());
                 }
                 if json {
-                    match serde_json::to_string_pretty(&serde_json::json!({ "formations": status }))
-                    {
+                    let mut out = serde_json::json!({ "formations": status });
+                    if !addon_status.is_empty() {
+                        out["addons"] = serde_json::json!(addon_status);
+                    }
+                    match serde_json::to_string_pretty(&out) {
                         Ok(text) => println!("{text}"),
                         Err(e) => eprintln!("cannot print status: {e}"),
                     }
                 } else {
                     print!("{}", status_table(&status, now));
+                    print!("{}", addon_table(&addon_status, now));
                 }
-                if status.iter().any(|s| s.error.is_some()) {
+                if status.iter().any(|s| s.error.is_some())
+                    || addon_status.iter().any(|s| s.error.is_some())
+                {
                     ExitCode::FAILURE
                 } else {
                     ExitCode::SUCCESS
@@ -765,6 +788,22 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
                         },
                         Err(e) => {
                             eprintln!("{}: {e}", f.name);
+                            code = ExitCode::FAILURE;
+                        }
+                    }
+                }
+                for a in &addons {
+                    match engine::set_addon_pause(&addons, store.as_ref(), &a.name, until).await {
+                        Ok(s) => match s.paused_until {
+                            Some(at) => println!(
+                                "{}: paused until {} (its plan is not changed)",
+                                s.name,
+                                at.format("%Y-%m-%d %H:%M:%SZ")
+                            ),
+                            None => println!("{}: resumed", s.name),
+                        },
+                        Err(e) => {
+                            eprintln!("{}: {e}", a.name);
                             code = ExitCode::FAILURE;
                         }
                     }
@@ -833,6 +872,85 @@ fn status_table(status: &[engine::FormationStatus], now: DateTime<Utc>) -> Strin
                     d.current,
                     d.target,
                     d.reason.code.as_str(),
+                    if d.applied { "" } else { " (not applied)" },
+                    d.reason.text
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `status` for people: one block per add-on.
+fn addon_table(status: &[engine::AddonStatus], now: DateTime<Utc>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for s in status {
+        let which = match &s.addon {
+            dynopilot::scaler::AddonRef::Name(n) => format!("add-on {n}"),
+            dynopilot::scaler::AddonRef::Service(v) => format!("the {v} add-on"),
+        };
+        let _ = writeln!(out, "{} ({which} of {})", s.name, s.app);
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "  error:    {e}");
+        }
+        let _ = match (&s.plan, s.plan_at) {
+            (Some(plan), Some(at)) => writeln!(
+                out,
+                "  plan:     {plan} (as of {})",
+                at.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            (Some(plan), None) => writeln!(out, "  plan:     {plan}"),
+            (None, _) => writeln!(out, "  plan:     unknown (no run recorded yet)"),
+        };
+        let _ = match s.paused_until {
+            Some(until) if until > now => writeln!(
+                out,
+                "  paused:   until {}",
+                until.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            _ => writeln!(out, "  paused:   no"),
+        };
+        if let Some(p) = &s.pending {
+            let _ = writeln!(
+                out,
+                "  pending:  -> {} claimed at {}",
+                p.plan.as_deref().unwrap_or("?"),
+                p.at.format("%H:%M:%SZ")
+            );
+        }
+        let _ = match &s.last_change {
+            Some(c) => writeln!(
+                out,
+                "  changed:  {} -> {} at {}",
+                c.from,
+                c.to,
+                c.at.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            None => writeln!(out, "  changed:  never by dynopilot"),
+        };
+        if s.episodes.is_empty() {
+            let _ = writeln!(out, "  episodes: none open");
+        } else {
+            for (key, mark) in &s.episodes {
+                let _ = writeln!(
+                    out,
+                    "  episode:  {key} since {}",
+                    mark.since.format("%Y-%m-%d %H:%M:%SZ")
+                );
+            }
+        }
+        if s.last_decisions.is_empty() {
+            let _ = writeln!(out, "  decisions: none yet");
+        } else {
+            let _ = writeln!(out, "  decisions (newest last):");
+            for d in s.last_decisions.iter().rev().take(5).rev() {
+                let _ = writeln!(
+                    out,
+                    "    {}  {} -> {}{}: {}",
+                    d.at.format("%Y-%m-%d %H:%M"),
+                    d.from,
+                    d.to,
                     if d.applied { "" } else { " (not applied)" },
                     d.reason.text
                 );

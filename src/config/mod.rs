@@ -216,6 +216,18 @@ fn read_config(top: &mut Fields) -> Option<Config> {
     for (i, message) in sizes::check_apps(&formations) {
         top.error(&format!("formations[{i}].sizes"), message);
     }
+    // `status`/`pause`/`resume` address formations and add-ons by name.
+    for (i, a) in addons.iter().enumerate() {
+        if formations.iter().any(|f| f.name == a.name) {
+            top.error(
+                &format!("addons[{i}].name"),
+                format!(
+                    "{:?} is also a formation's name: pause and resume address both by name",
+                    a.name
+                ),
+            );
+        }
+    }
     Some(Config {
         dry_run,
         time_zone: time_zone?,

@@ -310,7 +310,8 @@ impl Generation {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// `Cedar` or `Fir`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Cedar => "Cedar",
             Self::Fir => "Fir",
@@ -433,28 +434,28 @@ pub fn check_app_sizes(names: &[&str]) -> Result<(), String> {
 /// The sizes against the app's generation, as read from the platform.
 ///
 /// # Errors
-/// A sentence naming the first size of the other generation.
+/// A sentence naming every size of the other generation.
 pub fn check_generation(names: &[&str], app: Generation) -> Result<(), String> {
-    match names
+    let wrong: Vec<&str> = names
         .iter()
-        .find(|n| size_generation(n).is_some_and(|g| g != app))
-    {
-        Some(n) => Err(format!(
-            "the app runs on {} but size {n} is a {} size{}",
-            app.as_str(),
-            if app == Generation::Fir {
-                "Cedar"
-            } else {
-                "Fir"
-            },
-            if app == Generation::Fir {
-                " (Fir sizes are named like dyno-2c-4gb)"
-            } else {
-                " (Cedar sizes are named like standard-2x)"
-            }
-        )),
-        None => Ok(()),
+        .copied()
+        .filter(|n| size_generation(n).is_some_and(|g| g != app))
+        .collect();
+    if wrong.is_empty() {
+        return Ok(());
     }
+    let (other, like) = match app {
+        Generation::Fir => (Generation::Cedar, "dyno-2c-4gb"),
+        Generation::Cedar => (Generation::Fir, "standard-2x"),
+    };
+    Err(format!(
+        "the app runs on {} but sizes lists {} {} {}: {} sizes are named like {like}",
+        app.as_str(),
+        other.as_str(),
+        if wrong.len() == 1 { "size" } else { "sizes" },
+        wrong.join(", "),
+        app.as_str()
+    ))
 }
 
 #[cfg(test)]
@@ -542,6 +543,16 @@ mod tests {
             "{e}"
         );
         assert!(check_generation(&["dyno-1c-0.5gb"], Generation::Fir).is_ok());
+        let e = check_generation(&["standard-1x", "standard-2x"], Generation::Fir).unwrap_err();
+        assert!(
+            e.contains("Cedar sizes standard-1x, standard-2x") && e.contains("like dyno-2c-4gb"),
+            "{e}"
+        );
+        let e = check_generation(&["dyno-1c-0.5gb", "private-s"], Generation::Cedar).unwrap_err();
+        assert!(
+            e.contains("runs on Cedar") && e.contains("Fir size dyno-1c-0.5gb:"),
+            "{e}"
+        );
         assert!(check_generation(&["Performance-M"], Generation::Cedar).is_ok());
     }
 

@@ -36,9 +36,11 @@
 //! formation is decided afresh. So no crash point double-scales, and none loses
 //! the record of a scale that happened.
 
+mod addon_status;
 mod addons;
 mod clock;
 mod deadline;
+mod generation;
 mod minutes;
 pub mod pacing;
 mod report;
@@ -66,6 +68,9 @@ use crate::store::{
     Versioned,
 };
 
+pub use addon_status::{
+    addon_status, set_addon_pause, AddonStatus, PendingPlan, PlanChange, PlanDecisionRecord,
+};
 pub use addons::{AddonReport, AddonWorld};
 pub use clock::{event_now, EVENT_TIME_OFF_CLOCK};
 pub use deadline::{MARGIN, PLATFORM_RESERVE, SAVE_RESERVE, SCALE_RESERVE};
@@ -213,6 +218,8 @@ struct Work<'a> {
     tuned_policy: Option<crate::domain::Policy>,
     /// Which parameters are in force and where they came from.
     parameters: Parameters,
+    /// Formations with `sizes`: checked against the app's generation?
+    generation: generation::SizeCheck,
 }
 
 /// `status`: one formation's stored state, for people.
@@ -480,6 +487,7 @@ impl Engine {
                     size_to: None,
                     tuned_policy: None,
                     parameters: parameters_in_force(config, None).1,
+                    generation: generation::SizeCheck::Unchecked,
                 };
                 match loaded {
                     Ok(Some(Versioned { value, version })) => {
@@ -661,8 +669,13 @@ impl Engine {
                 read.unwrap_or_else(|given| Err(platform_cut("reading the formation", given))),
             )
         });
+        let wanted = generation::wanted(work, apps);
+        let (reads, generations) = futures::join!(
+            join_all(reads),
+            generation::read(self.scaler.as_ref(), &wanted, deadline)
+        );
         let counts: BTreeMap<&str, Result<BTreeMap<String, FormationRead>, ScaleError>> =
-            join_all(reads).await.into_iter().collect();
+            reads.into_iter().collect();
         for w in work.iter_mut().filter(|w| w.live) {
             let Some(read) = counts.get(w.config.app.as_str()) else {
                 continue;
@@ -698,6 +711,7 @@ impl Engine {
                 Err(e) => w.fail("read_formation", e.kind.as_str().into(), e.message.clone()),
             }
         }
+        generation::apply(work, &generations);
     }
 
     /// Before any scale decided on a stored count, read the app afresh and
@@ -784,6 +798,12 @@ impl Engine {
                             to: d.target,
                             event: w.state.last_event.clone(),
                         });
+                        if w.config.sizes.is_some() {
+                            w.state
+                                .size
+                                .get_or_insert_with(Default::default)
+                                .pending_size = w.size_to.clone();
+                        }
                         claims.push(i);
                         Outcome::Hold // until scaled
                     }
@@ -897,6 +917,9 @@ impl Engine {
                     }
                 };
                 w.state.pending = None;
+                if let Some(mark) = w.state.size.as_mut() {
+                    mark.pending_size = None;
+                }
                 match result {
                     Ok(()) => {
                         info!(formation = %w.config.name, from = d.current, to = d.target, "scaled");
@@ -1105,6 +1128,28 @@ impl Engine {
         status(&self.config.formations, self.store.as_ref()).await
     }
 
+    /// `status` of every configured add-on. See [`addon_status`].
+    pub async fn addon_status(&self) -> Vec<AddonStatus> {
+        addon_status(&self.config.addons, self.store.as_ref()).await
+    }
+
+    /// Whether `name` is a configured add-on (rather than a formation).
+    pub fn is_addon(&self, name: &str) -> bool {
+        self.config.addons.iter().any(|a| a.name == name)
+    }
+
+    /// Pause an add-on until `until` (`None`: resume). See [`set_addon_pause`].
+    ///
+    /// # Errors
+    /// [`ControlError`] for an unknown add-on or a store that keeps failing.
+    pub async fn set_addon_pause(
+        &self,
+        name: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<AddonStatus, ControlError> {
+        set_addon_pause(&self.config.addons, self.store.as_ref(), name, until).await
+    }
+
     /// Pause a formation until `until` (`None`: resume). See [`set_pause`].
     ///
     /// # Errors
@@ -1220,6 +1265,9 @@ pub async fn set_pause(
 /// when the size is unknown or not on the ladder: no scale on a guess.
 fn decide_work(w: &mut Work<'_>, current: u32, now: DateTime<Utc>) -> Option<Decision> {
     w.size_to = None;
+    if w.generation == generation::SizeCheck::Blocked {
+        return None; // said in the report by `generation::apply`
+    }
     let Some(ladder) = &w.config.sizes else {
         return Some(decide(
             w.tuned_policy.as_ref().unwrap_or(&w.config.policy),
@@ -1313,23 +1361,45 @@ fn settle_pending(w: &mut Work<'_>, now: DateTime<Utc>) {
     }
     let Some(current) = w.current else { return };
     w.state.pending = None;
-    if current == intent.to {
+    // A claim that changes the size is settled on the size read too: the
+    // count alone may match when only the size was to change.
+    let size_wanted = w.state.size.as_mut().and_then(|m| m.pending_size.take());
+    let size_done = size_wanted.as_deref().is_none_or(|want| {
+        w.size
+            .as_deref()
+            .is_some_and(|read| read.eq_ignore_ascii_case(want))
+    });
+    let claimed = match &size_wanted {
+        Some(size) => format!("{}→{} {size}", intent.from, intent.to),
+        None => format!("{}→{}", intent.from, intent.to),
+    };
+    if current == intent.to && size_done {
         // It happened: the platform shows the claimed count. Keep its record.
         w.state.history.record(ScaleEvent {
             at: intent.at,
             from: intent.from,
             to: intent.to,
         });
+        if let Some(size) = size_wanted {
+            // The size-down delay counts from the change.
+            let mark = w.state.size.get_or_insert_with(Default::default);
+            mark.current = Some(size);
+            mark.changed_at = Some(intent.at);
+            mark.fits_smaller_since = None;
+        }
         w.notes.push(format!(
-            "settled an unrecorded scale {}→{} claimed at {}: it happened",
-            intent.from,
-            intent.to,
+            "settled an unrecorded scale {claimed} claimed at {}: it happened",
             intent.at.format("%H:%M:%SZ")
         ));
     } else {
+        let size = match (&size_wanted, &w.size) {
+            (Some(_), Some(read)) => format!(", size {read}"),
+            (Some(_), None) => ", size unknown".to_string(),
+            (None, _) => String::new(),
+        };
         w.notes.push(format!(
-            "settled an unrecorded scale {}→{} claimed at {}: it did not happen (count is {current})",
-            intent.from, intent.to, intent.at.format("%H:%M:%SZ")
+            "settled an unrecorded scale {claimed} claimed at {}: it did not happen (count is {current}{size})",
+            intent.at.format("%H:%M:%SZ")
         ));
     }
 }

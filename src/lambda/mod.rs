@@ -247,13 +247,29 @@ impl Function {
                 };
                 self.run(&invocation).await
             }
-            Command::Status => json!({ "formations": self.engine.status().await }),
+            Command::Status => {
+                let mut status = json!({ "formations": self.engine.status().await });
+                let addons = self.engine.addon_status().await;
+                if !addons.is_empty() {
+                    status["addons"] = json!(addons);
+                }
+                status
+            }
+            // `formation` may name an add-on (`app/addon-name`) too.
             Command::Pause { formation, minutes } => {
                 let until = clock + TimeDelta::minutes(minutes as i64);
-                json!({ "paused": self.engine.set_pause(&formation, Some(until)).await.map_err(control_error)? })
+                if self.engine.is_addon(&formation) {
+                    json!({ "paused": self.engine.set_addon_pause(&formation, Some(until)).await.map_err(control_error)? })
+                } else {
+                    json!({ "paused": self.engine.set_pause(&formation, Some(until)).await.map_err(control_error)? })
+                }
             }
             Command::Resume { formation } => {
-                json!({ "resumed": self.engine.set_pause(&formation, None).await.map_err(control_error)? })
+                if self.engine.is_addon(&formation) {
+                    json!({ "resumed": self.engine.set_addon_pause(&formation, None).await.map_err(control_error)? })
+                } else {
+                    json!({ "resumed": self.engine.set_pause(&formation, None).await.map_err(control_error)? })
+                }
             }
             Command::Tune => {
                 let report = self.engine.tune(clock, deadline).await;

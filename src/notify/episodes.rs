@@ -131,6 +131,10 @@ pub fn plan(
             (Some(ScaleAttempt::Failed(e)), Some(d)) => {
                 Some(messages::scale_failed(f, d, e, phase, since))
             }
+            // Refused before any decision (sizes against the app's generation).
+            (Some(ScaleAttempt::Failed(e)), None) => {
+                Some(messages::scale_refused(f, e, phase, since))
+            }
             _ => None,
         },
         |since| {

@@ -134,6 +134,36 @@ pub(crate) fn scale_failed(
     )
 }
 
+/// No scale can be made: dynopilot refused it before asking the platform
+/// (a size ladder that does not match the app's generation), so there is
+/// no decision to show.
+pub(crate) fn scale_refused(
+    f: &FormationConfig,
+    e: &ScaleError,
+    phase: Phase,
+    since: DateTime<Utc>,
+) -> Notification {
+    let still = if phase == Phase::Reminder {
+        format!(" (since {})", hm(since))
+    } else {
+        String::new()
+    };
+    message(
+        NotificationKind::ScaleFailed,
+        phase,
+        f,
+        &format!("cannot be scaled: {}{still}", e.kind.as_str()),
+        format!(
+            "dynopilot will not scale {app} {ptype}: it refused before asking Heroku.\n\nError ({kind}): {msg}\nSince: {since}\n\nNext: every scheduled run checks again; you get one mail per episode (a reminder every renotify_after) and one when it is resolved. Fix the configuration (see the error) and redeploy.\n",
+            app = f.app,
+            ptype = f.process_type,
+            kind = e.kind.as_str(),
+            msg = e.message,
+            since = hm(since),
+        ),
+    )
+}
+
 /// The combined estimate is above the max in force.
 pub(crate) fn needs_above_max(
     f: &FormationConfig,

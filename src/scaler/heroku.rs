@@ -33,7 +33,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, field, warn, Instrument};
 
-use super::{CallBudget, FormationRead, QuantityChange, ScaleError, ScaleErrorKind, Scaler};
+use super::{
+    AppGeneration, CallBudget, FormationRead, QuantityChange, ScaleError, ScaleErrorKind, Scaler,
+};
 use crate::body_limit::{self, BodyError, HEROKU_BODY_LIMIT};
 use crate::error_text::error_chain;
 
@@ -41,6 +43,9 @@ use crate::error_text::error_chain;
 pub const DEFAULT_BASE_URL: &str = "https://api.heroku.com";
 /// The media type that selects API version 3; others get 406.
 const ACCEPT: &str = "application/vnd.heroku+json; version=3";
+/// The variant the Heroku CLI asks for whenever it needs an app's
+/// `generation` (contracts-round2 §15.5): used for that one read.
+pub(super) const ACCEPT_SDK: &str = "application/vnd.heroku+json; version=3.sdk";
 /// Below this many tokens left in the account's pool, every call warns: other
 /// tools sharing the account (CI, dashboards) are about to be throttled too.
 pub const LOW_RATE_LIMIT: u64 = 100;
@@ -153,6 +158,18 @@ impl HerokuScaler {
         body: Option<&Value>,
         what: &str,
     ) -> Result<String, ScaleError> {
+        self.call_as(method, url, body, what, ACCEPT).await
+    }
+
+    /// [`Self::call`] with another `Accept` (a variant of version 3).
+    pub(super) async fn call_as(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        what: &str,
+        accept: &'static str,
+    ) -> Result<String, ScaleError> {
         let span = tracing::info_span!(
             "heroku",
             method = %method,
@@ -167,7 +184,9 @@ impl HerokuScaler {
                 attempts += 1;
                 let left = self.retry_budget.saturating_sub(started.elapsed());
                 let timeout = left.clamp(MIN_REQUEST_TIMEOUT, MAX_REQUEST_TIMEOUT);
-                let error = match self.attempt(&method, &url, body, what, timeout).await {
+                let error = match self
+                    .attempt(&method, &url, body, what, timeout, accept)
+                    .await {
                     Attempt::Done(text) => return Ok(text),
                     Attempt::Fail(e) => return Err(e),
                     Attempt::Retry(e) => e,
@@ -209,13 +228,14 @@ impl HerokuScaler {
         body: Option<&Value>,
         what: &str,
         timeout: Duration,
+        accept: &'static str,
     ) -> Attempt {
         // Trimmed: a token stored with a trailing newline is still the token.
         let mut request = self
             .http
             .request(method.clone(), url.clone())
             .bearer_auth(self.token.expose_secret().trim())
-            .header(reqwest::header::ACCEPT, ACCEPT)
+            .header(reqwest::header::ACCEPT, accept)
             .timeout(timeout);
         if let Some(body) = body {
             // `json` also sets `Content-Type: application/json`.
@@ -474,6 +494,10 @@ impl Scaler for HerokuScaler {
         };
         self.call(Method::PATCH, url, Some(&body), &what).await?;
         Ok(())
+    }
+
+    async fn generation(&self, app: &str) -> Result<Option<AppGeneration>, ScaleError> {
+        super::app::generation(self, app).await.map(Some)
     }
 
     fn call_budget(&self) -> Option<CallBudget> {

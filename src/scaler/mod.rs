@@ -6,6 +6,7 @@
 //! ps:scale` shows up as the current count and is decided from, not fought.
 
 mod addons;
+mod app;
 mod heroku;
 mod local;
 mod memory;
@@ -38,6 +39,17 @@ pub struct QuantityChange {
 pub struct FormationRead {
     pub quantity: u32,
     pub size: Option<String>,
+}
+
+/// An app's generation as the platform answered it (contracts-round2 §15.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "as", content = "name")]
+pub enum AppGeneration {
+    /// The name given, as a string (`"fir"`) or as an object's `name`
+    /// (`{"id": …, "name": "cedar"}`).
+    Named(String),
+    /// The answer has no `generation` (or `null`).
+    Unreported,
 }
 
 /// Stable labels for scale failures.
@@ -140,6 +152,17 @@ pub trait Scaler: Send + Sync {
     /// # Errors
     /// A [`ScaleError`] when the change was not made.
     async fn scale(&self, app: &str, changes: &[QuantityChange]) -> Result<(), ScaleError>;
+
+    /// The app's generation, read for formations with a size ladder (Heroku:
+    /// `GET /apps/{app}`). `Ok(None)`, the default: the platform has no
+    /// generations, so there is nothing to check sizes against.
+    ///
+    /// # Errors
+    /// A [`ScaleError`] when the app cannot be read.
+    async fn generation(&self, app: &str) -> Result<Option<AppGeneration>, ScaleError> {
+        let _ = app;
+        Ok(None)
+    }
 
     /// The platform's API call budget, when calls are rationed: then the
     /// engine paces its reads to it ([`crate::engine::pacing`]). `None` (the

@@ -100,6 +100,11 @@ pub struct SizeMark {
     /// Since when the size below has fitted (the size-down delay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fits_smaller_since: Option<DateTime<Utc>>,
+    /// The size a claimed update asks for (with `pending`): the claim is
+    /// settled on the count *and* this size, so a size change with an equal
+    /// count is not taken as done when only the count matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_size: Option<String>,
 }
 
 /// What an add-on's record keeps besides the formation-like parts.

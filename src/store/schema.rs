@@ -23,13 +23,17 @@
 //!    unchanged, and a formation decides with its config until `tune` runs.
 //!    An older dynopilot refuses a version-6 state: roll back only after
 //!    deleting `tuned` and the `#tuning` records.
+//! 7. adds `size.pending_size` (the size a claimed update asks for, so the
+//!    claim is settled on count and size), optional: an older document
+//!    migrates unchanged (no claim in it names a size, and one left pending
+//!    by a version-6 run is settled on the count, as version 6 did).
 
 use serde_json::{Map, Value};
 
 use super::FormationState;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 /// A stored state as this version reads it.
 ///
@@ -78,7 +82,8 @@ fn migrate(from: u64, doc: &mut Map<String, Value>) {
     // 1 → 2 only adds the version itself, which `encode` writes; 2 → 3 adds
     // an optional key (`addon`); 3 → 4 another (`size`, a sized formation's
     // bookkeeping); 4 → 5 the optional `minutes` (serde default: empty);
-    // 5 → 6 the optional `tuned` and `tuning` (serde default: none). A
+    // 5 → 6 the optional `tuned` and `tuning` (serde default: none); 6 → 7
+    // the optional `size.pending_size`. A
     // later change of shape rewrites `doc` here, one step per version.
     let _ = (from, doc);
 }

@@ -6,6 +6,10 @@
 //! or a string (`"3"`, relative `"+1"`/`"-1"`), a size as `size` (string) or
 //! `dyno_size` (`{"name"}`), names case-insensitive, answered capitalised;
 //! a size refused by the test (e.g. eco next to standard) gets Heroku's 422.
+//! `GET /apps/{app}` answers the app with its `generation` in either shape
+//! of contracts-round2 §15.5 (the schema's object `{id, name}`, the CLI's
+//! plain string) or without it, as the test sets it (default: the object,
+//! `cedar`).
 //!
 //! Shared by the integration tests and the rate-limit benchmark (included
 //! with `#[path]`).
@@ -28,6 +32,8 @@ pub struct Call {
     pub at: DateTime<Utc>,
     pub method: String,
     pub app: String,
+    /// The request path, e.g. `/apps/shop-app/formation`.
+    pub path: String,
     /// The status answered.
     pub status: u16,
     /// The request body, for updates (`Null` for reads).
@@ -50,6 +56,19 @@ struct Account {
     sizes: BTreeMap<String, BTreeMap<String, String>>,
     /// Sizes (lowercase) an update to is refused with this 422 message.
     refused_sizes: BTreeMap<String, String>,
+    /// app -> its `generation` in the app read (default: the object, cedar).
+    generations: BTreeMap<String, GenerationShape>,
+}
+
+/// How `GET /apps/{app}` answers `generation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerationShape {
+    /// The public schema: `{"id": uuid, "name": "fir"}`.
+    Object(String),
+    /// The CLI's types and stubs: `"fir"`.
+    Name(String),
+    /// No `generation` key at all.
+    Absent,
 }
 
 /// The fake; cheap to clone (shared state).
@@ -67,6 +86,7 @@ impl HerokuAccount {
             fixed_remaining: None,
             sizes: BTreeMap::new(),
             refused_sizes: BTreeMap::new(),
+            generations: BTreeMap::new(),
         })))
     }
 
@@ -113,6 +133,11 @@ impl HerokuAccount {
             .insert(size.to_ascii_lowercase(), message.to_string());
     }
 
+    /// How the app read answers `generation` for `app`.
+    pub fn set_generation(&self, app: &str, shape: GenerationShape) {
+        self.lock().generations.insert(app.to_string(), shape);
+    }
+
     /// Move the clock; the pool refills for the time passed.
     pub fn advance_to(&self, now: DateTime<Utc>) {
         let mut account = self.lock();
@@ -143,10 +168,10 @@ impl HerokuAccount {
         self.lock().pool
     }
 
-    /// Serve the Platform API formation endpoints on `server`.
+    /// Serve the Platform API formation endpoints (and the app) on `server`.
     pub async fn mount(&self, server: &MockServer) {
         Mock::given(wiremock::matchers::path_regex(
-            r"^/apps/[^/]+/formation(/[^/]+)?$",
+            r"^/apps/[^/]+(/formation(/[^/]+)?)?$",
         ))
         .respond_with(self.clone())
         .mount(server)
@@ -250,6 +275,42 @@ fn apply(
     Ok(out)
 }
 
+/// An app object (schema `definitions.app`, values illustrative) with
+/// `generation` as set.
+pub fn app_json(app: &str, generation: &GenerationShape) -> Value {
+    let mut out = json!({
+        "acm": false,
+        "archived_at": null,
+        "buildpack_provided_description": "Ruby/Rack",
+        "build_stack": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "heroku-24"},
+        "created_at": "2012-01-01T12:00:00Z",
+        "git_url": format!("https://git.heroku.com/{app}.git"),
+        "id": "01234567-89ab-cdef-0123-456789abcdef",
+        "internal_routing": false,
+        "maintenance": false,
+        "name": app,
+        "owner": {"email": "username@example.com", "id": "01234567-89ab-cdef-0123-456789abcdef"},
+        "organization": null,
+        "team": null,
+        "region": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "us"},
+        "released_at": "2012-01-01T12:00:00Z",
+        "repo_size": 0,
+        "slug_size": 0,
+        "space": null,
+        "stack": {"id": "01234567-89ab-cdef-0123-456789abcdef", "name": "heroku-24"},
+        "updated_at": "2012-01-01T12:00:00Z",
+        "web_url": format!("https://{app}-0123456789ab.herokuapp.com/")
+    });
+    match generation {
+        GenerationShape::Object(name) => {
+            out["generation"] = json!({"id": "01234567-89ab-cdef-0123-456789abcdef", "name": name});
+        }
+        GenerationShape::Name(name) => out["generation"] = json!(name),
+        GenerationShape::Absent => {}
+    }
+    out
+}
+
 /// A formation object with the schema's full field set (values illustrative).
 pub fn formation_json(app: &str, process_type: &str, quantity: u32) -> Value {
     json!({
@@ -283,6 +344,7 @@ impl Respond for HerokuAccount {
                 at,
                 method: method.clone(),
                 app: app.clone(),
+                path: request.url.path().to_string(),
                 status,
                 body: sent.clone(),
             });
@@ -322,8 +384,32 @@ impl Respond for HerokuAccount {
                 json!({"id": "not_found", "message": "Couldn't find that app."}),
             );
         };
-        let response = match (request.method.as_str(), segments.get(3)) {
-            ("GET", None) => (
+        let response = match (request.method.as_str(), segments.get(2), segments.get(3)) {
+            ("GET", None, _)
+                if !request
+                    .headers
+                    .get("accept")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/vnd.heroku+json; version=3")) =>
+            {
+                (
+                    406,
+                    json!({"id": "not_acceptable", "message": "set Accept: application/vnd.heroku+json; version=3 header and try again"}),
+                )
+            }
+            ("GET", None, _) => {
+                let shape = account
+                    .generations
+                    .get(&app)
+                    .cloned()
+                    .unwrap_or_else(|| GenerationShape::Object("cedar".into()));
+                (200, app_json(&app, &shape))
+            }
+            (_, None, _) => (
+                405,
+                json!({"id": "method_not_allowed", "message": "only GET is served here"}),
+            ),
+            ("GET", _, None) => (
                 200,
                 Value::Array(
                     types
@@ -338,11 +424,13 @@ impl Respond for HerokuAccount {
                         .collect(),
                 ),
             ),
-            ("PATCH", Some(process_type)) => match apply(&mut account, &app, process_type, &body) {
-                Ok(f) => (200, f),
-                Err(e) => (422, e),
-            },
-            ("PATCH", None) => {
+            ("PATCH", _, Some(process_type)) => {
+                match apply(&mut account, &app, process_type, &body) {
+                    Ok(f) => (200, f),
+                    Err(e) => (422, e),
+                }
+            }
+            ("PATCH", _, None) => {
                 // All or nothing: every update is checked on a copy first.
                 let updates = body.get("updates").and_then(Value::as_array).cloned();
                 let mut trial = Account {
@@ -354,6 +442,7 @@ impl Respond for HerokuAccount {
                     fixed_remaining: None,
                     sizes: account.sizes.clone(),
                     refused_sizes: account.refused_sizes.clone(),
+                    generations: BTreeMap::new(),
                 };
                 let mut out = Vec::new();
                 let mut refused = None;

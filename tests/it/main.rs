@@ -1,5 +1,7 @@
 //! All integration tests in one binary (one link step, shared helpers).
 
+mod addon_exactly_once;
+mod addon_operator;
 mod addons;
 mod app_metric;
 mod aws;
