@@ -183,8 +183,8 @@ struct SimulateArgs {
         conflicts_with = "synthetic"
     )]
     trace: Option<PathBuf>,
-    /// Instead of --trace, a generated trace: diurnal, spiky or flash.
-    #[arg(long, value_parser = ["diurnal", "spiky", "flash"])]
+    /// Instead of --trace, a generated trace: diurnal, spiky, flash or ramp.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Shape::ALL.map(Shape::name)))]
     synthetic: Option<String>,
     /// Length of the synthetic trace in days.
     #[arg(long, default_value_t = 30, requires = "synthetic")]

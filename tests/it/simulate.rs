@@ -340,6 +340,40 @@ fn a_synthetic_trace_is_simulated_without_any_file() {
 }
 
 #[test]
+fn every_synthetic_shape_is_offered_by_name_and_its_trace_can_be_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, HAND_POLICY.replace("max = 5", "max = 100")).expect("write");
+    let written = dir.path().join("ramp.csv");
+    Command::cargo_bin("dynopilot")
+        .expect("binary built")
+        .arg("simulate")
+        .arg("--config")
+        .arg(&config)
+        .args(["--synthetic", "ramp", "--days", "2", "--write-trace"])
+        .arg(&written)
+        .assert()
+        .success();
+    let trace = Trace::load(&written).expect("the written trace reads back");
+    assert_eq!(trace.len(), 2 * 1440);
+    assert_eq!(
+        trace,
+        dynopilot::simulate::synthetic::generate(dynopilot::simulate::synthetic::Shape::Ramp, 2, 1)
+    );
+    Command::cargo_bin("dynopilot")
+        .expect("binary built")
+        .arg("simulate")
+        .arg("--config")
+        .arg(&config)
+        .args(["--synthetic", "sawtooth"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "[possible values: diurnal, spiky, flash, ramp]",
+        ));
+}
+
+#[test]
 fn a_production_config_is_simulated_without_its_secrets_or_the_network() {
     // The Heroku scaler's token and a New Relic key are references to env vars
     // that are not set: building the real adapters would fail, the simulation
