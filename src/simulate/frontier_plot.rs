@@ -167,6 +167,11 @@ fn colour(side: Side, index: usize) -> RGBColor {
     }
 }
 
+/// The drawing's view: points dearer than this (cost × oracle) are counted but not drawn.
+pub const VIEW_MAX_COST: f64 = 2.0;
+/// Points with more under-provisioned minutes than this (%) are counted but not drawn.
+pub const VIEW_MAX_UNDER: f64 = 8.0;
+
 /// The frontier drawing: every point, each family's frontier as a line, the
 /// shipped settings as larger marks, and a `<title>` per point with its label
 /// and figures (shown on hover).
@@ -174,15 +179,26 @@ fn colour(side: Side, index: usize) -> RGBColor {
 /// # Errors
 /// When no point has finite figures, or plotters cannot draw.
 pub fn frontier_svg(title: &str, points: &[FrontierPoint]) -> Result<String, String> {
-    let drawn: Vec<&FrontierPoint> = points.iter().filter(|p| p.finite()).collect();
-    if drawn.is_empty() {
+    let finite: Vec<&FrontierPoint> = points.iter().filter(|p| p.finite()).collect();
+    if finite.is_empty() {
         return Err("nothing to plot: no point has finite figures".to_string());
     }
+    // Sweeps reach absurd corners (a 1-minute window short a quarter of the
+    // time, thresholds that run 3× the oracle); drawn to scale they would
+    // squash the region anyone would choose from into a corner.
+    let in_view = |p: &FrontierPoint| {
+        p.finite() && p.cost_vs_oracle <= VIEW_MAX_COST && p.under_provisioned_pct <= VIEW_MAX_UNDER
+    };
+    let drawn: Vec<&FrontierPoint> = finite.iter().copied().filter(|p| in_view(p)).collect();
+    let outside = finite.len() - drawn.len();
     let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0.0f64);
     for p in &drawn {
         x0 = x0.min(p.cost_vs_oracle);
         x1 = x1.max(p.cost_vs_oracle);
         y1 = y1.max(p.under_provisioned_pct);
+    }
+    if drawn.is_empty() {
+        (x0, x1, y1) = (1.0, VIEW_MAX_COST, VIEW_MAX_UNDER);
     }
     let pad = ((x1 - x0) * 0.04).max(0.01);
     let (x0, x1, y1) = (x0 - pad, x1 + pad, (y1 * 1.06).max(0.1));
@@ -210,15 +226,18 @@ pub fn frontier_svg(title: &str, points: &[FrontierPoint]) -> Result<String, Str
             .draw()
             .map_err(err)?;
         let mut predecessor_index = 0;
-        for (family, side, members) in families(points) {
+        for (family, side, all) in families(points) {
+            // The frontier is the family's own, drawn as far as the view goes.
+            let front: Vec<(f64, f64)> = frontier_of(&all)
+                .iter()
+                .filter(|p| in_view(p))
+                .map(|p| (p.cost_vs_oracle, p.under_provisioned_pct))
+                .collect();
+            let members: Vec<FrontierPoint> = all.into_iter().filter(|p| in_view(p)).collect();
             let c = colour(side, predecessor_index);
             if side == Side::Predecessor {
                 predecessor_index += 1;
             }
-            let front: Vec<(f64, f64)> = frontier_of(&members)
-                .iter()
-                .map(|p| (p.cost_vs_oracle, p.under_provisioned_pct))
-                .collect();
             let coords: Vec<(f64, f64)> = members
                 .iter()
                 .filter(|p| p.finite())
@@ -273,6 +292,17 @@ pub fn frontier_svg(title: &str, points: &[FrontierPoint]) -> Result<String, Str
             .label_font(("sans-serif", 14))
             .draw()
             .map_err(err)?;
+        if outside > 0 {
+            root.draw_text(
+                &format!(
+                    "{outside} of {} points lie outside this view (cost above {VIEW_MAX_COST}× or under-provisioned above {VIEW_MAX_UNDER} %): counted in the tables, not drawn",
+                    finite.len()
+                ),
+                &("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+                (16, height as i32 - 18),
+            )
+            .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     let end = svg
@@ -388,6 +418,20 @@ mod tests {
             .map(|p| p.split('"').next().unwrap_or("").split_whitespace().count())
             .collect();
         assert_eq!(wide, vec![2, 2, 2, 2], "two frontiers, two swatches");
+    }
+
+    #[test]
+    fn points_outside_the_view_are_counted_but_not_drawn() {
+        let points = vec![
+            point("p", Side::Predecessor, 1.2, 2.0),
+            point("p", Side::Predecessor, 0.9, 27.0),
+            point("p", Side::Predecessor, 3.5, 0.2),
+            point("d", Side::Dynopilot, 1.3, 1.0),
+        ];
+        let svg = frontier_svg("view", &points).expect("drawn");
+        assert_eq!(svg.matches(r#"class="point""#).count(), 2);
+        assert!(svg.contains("2 of 4 points lie outside this view"));
+        assert!(!svg.contains("0.900 × oracle"));
     }
 
     #[test]
