@@ -126,6 +126,23 @@ enum Command {
     /// Search rule parameters on a formation's own history (or a trace) and
     /// print the frontier and the cheapest choice within `--risk` (JSON).
     Tune(TuneArgs),
+    /// Draw simulated configs' cost against shortfall (one SVG) and count the
+    /// predecessor points some dynopilot point dominates (JSON).
+    Frontier(FrontierArgs),
+}
+
+#[derive(clap::Args)]
+struct FrontierArgs {
+    /// A JSON array of points: {family, side ("predecessor" | "dynopilot"),
+    /// label, cost_vs_oracle, under_provisioned_pct, default}.
+    #[arg(long)]
+    points: PathBuf,
+    /// Write the SVG drawing here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// The drawing's title.
+    #[arg(long, default_value = "frontier")]
+    title: String,
 }
 
 #[derive(clap::Args)]
@@ -254,6 +271,13 @@ fn main() -> ExitCode {
             force,
         } => init(app.as_deref(), &out, &token_env, &base_url, force),
         Command::Simulate(args) => simulate(&args),
+        Command::Frontier(args) => match frontier(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("frontier: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Tune(args) => match try_tune(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -1059,4 +1083,22 @@ impl Drop for WhatIf {
         lock.push(".lock");
         let _ = std::fs::remove_file(lock);
     }
+}
+
+/// `frontier`: the points' SVG and their domination counts.
+fn frontier(args: &FrontierArgs) -> Result<(), String> {
+    use dynopilot::simulate::frontier_plot::{family_counts, frontier_svg, FrontierPoint};
+    let text = std::fs::read_to_string(&args.points)
+        .map_err(|e| format!("cannot read {}: {e}", args.points.display()))?;
+    let points: Vec<FrontierPoint> = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON array of points: {e}", args.points.display()))?;
+    if let Some(path) = &args.svg {
+        write(path, "frontier", &frontier_svg(&args.title, &points)?)?;
+    }
+    let counts = family_counts(&points);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&counts).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }

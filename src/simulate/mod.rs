@@ -34,6 +34,7 @@
 //! minute at its size's list price / [`MONTH_MINUTES`], and dyno-minutes per
 //! size. The oracle stays in dynos of the first size.
 
+pub mod frontier_plot;
 pub mod plot;
 pub mod synthetic;
 

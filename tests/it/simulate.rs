@@ -398,3 +398,62 @@ fn a_production_config_is_simulated_without_its_secrets_or_the_network() {
     let printed = serde_json::to_string(&sim.report).expect("JSON");
     assert!(!printed.contains("DYNOPILOT_SIM_UNSET"), "{printed}");
 }
+
+#[test]
+fn frontier_counts_the_predecessor_points_a_dynopilot_point_dominates_and_draws_them() {
+    // GIVEN two predecessor points, one of them worse on both axes than the
+    // dynopilot default, and a dynopilot grid point
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (points, svg) = (dir.path().join("points.json"), dir.path().join("f.svg"));
+    std::fs::write(
+        &points,
+        r#"[
+          {"family": "Dynosaur", "side": "predecessor", "label": "40, 5m",
+           "cost_vs_oracle": 1.26, "under_provisioned_pct": 4.0, "default": true},
+          {"family": "Dynosaur", "side": "predecessor", "label": "36, 20m",
+           "cost_vs_oracle": 1.57, "under_provisioned_pct": 0.4},
+          {"family": "dynopilot", "side": "dynopilot", "label": "default",
+           "cost_vs_oracle": 1.25, "under_provisioned_pct": 1.0, "default": true}
+        ]"#,
+    )
+    .expect("points written");
+    // WHEN drawing them
+    let out = Command::cargo_bin("dynopilot")
+        .expect("binary built")
+        .args(["frontier", "--title", "test"])
+        .arg("--points")
+        .arg(&points)
+        .arg("--svg")
+        .arg(&svg)
+        .assert()
+        .success();
+    // THEN one of the two Dynosaur points is dominated, its default among them
+    let counts: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
+    assert_eq!(counts[0]["family"], "Dynosaur");
+    assert_eq!(counts[0]["points"], 2);
+    assert_eq!(counts[0]["dominated_by_dynopilot"], 1);
+    assert_eq!(counts[0]["default_dominated"], true);
+    assert_eq!(counts[1]["side"], "dynopilot");
+    let drawing = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(drawing.starts_with("<svg"));
+    assert_eq!(drawing.matches(r#"class="point""#).count(), 3);
+}
+
+#[test]
+fn frontier_refuses_points_that_are_not_a_json_array_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let points = dir.path().join("points.json");
+    std::fs::write(&points, r#"{"family": "x"}"#).expect("written");
+    let out = Command::cargo_bin("dynopilot")
+        .expect("binary built")
+        .arg("frontier")
+        .arg("--points")
+        .arg(&points)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("points.json: not a JSON array of points"),
+        "{err}"
+    );
+}

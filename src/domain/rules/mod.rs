@@ -345,6 +345,21 @@ pub(super) fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Ut
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The samples of the `hysteresis` window: taken in `(now - length, now]`,
+/// half-open, so a window of `length` holds `length / interval` polls (5 for
+/// 5 minutes of one-minute polls, as Dynosaur's ring buffer of
+/// `hysteresis_period / interval` values and HPA's "recommendations after
+/// now − window" hold), not one more.
+pub(super) fn in_hysteresis(
+    samples: &[Sample],
+    now: DateTime<Utc>,
+    length: TimeDelta,
+) -> &[Sample] {
+    let from = window_start(now, length);
+    let first = samples.partition_point(|s| s.at <= from);
+    &samples[first..]
+}
+
 /// `ceil(x)` as a dyno count: negative or NaN load reads as none, absurd values
 /// saturate instead of wrapping, and float noise (2.0000000001) is not a dyno.
 pub(super) fn ceil_count(x: f64) -> u32 {

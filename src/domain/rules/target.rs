@@ -24,8 +24,8 @@ impl Per {
 /// Kubernetes HPA: `desired = ceil(current × value / target)`, held at the
 /// current count while `|value / target − 1| <= tolerance` so small wobbles do
 /// not scale. Scale-ups follow the newest sample; a scale-down goes no lower
-/// than the highest sample within `hysteresis` since the last scale asks for
-/// (HPA's downscale stabilization window).
+/// than the highest sample within `hysteresis` asks for (HPA's downscale
+/// stabilization window; for `per = "dyno"` only samples since the last scale).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TargetRule {
     pub target: f64,
@@ -122,13 +122,20 @@ fn target(r: &TargetRule, cx: &Context<'_>) -> Outcome {
             explanation: format!("target: {text_newest}"),
         };
     }
-    // Going down: no lower than the highest recent sample (measured at the
-    // current size) asks for, as HPA's downscale stabilization window does.
-    let from = window_start(cx.now, cx.hysteresis);
-    let peak = cx
-        .since_scale()
+    // Going down: no lower than the highest recent sample asks for, as HPA's
+    // downscale stabilization window does (it keeps the recommendations made
+    // after now − window). A total (`per = "total"`) asks for the same count
+    // whatever the size it was measured at, so, as in HPA, every sample in the
+    // window counts, scale or no scale. A per-dyno value measured before the
+    // last scale described a formation of another size: recomputed with the
+    // current count it would ask for the wrong number, so only samples since
+    // the last scale count (HPA stores the recommendation instead).
+    let recent = match r.per {
+        Per::Total => cx.samples,
+        Per::Dyno => cx.since_scale(),
+    };
+    let peak = in_hysteresis(recent, cx.now, cx.hysteresis)
         .iter()
-        .filter(|s| s.at >= from)
         .map(|s| s.value)
         .fold(newest, f64::max);
     let (want_peak, text_peak) = target_for(r, cx.current, peak);
@@ -218,5 +225,64 @@ fn target_for(r: &TargetRule, current: u32, value: f64) -> (u32, String) {
                 ),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::Sample;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 12, minute, 0).unwrap()
+    }
+
+    fn minutes(values: &[f64]) -> Vec<Sample> {
+        (0u32..)
+            .zip(values)
+            .map(|(m, &value)| Sample { at: at(m), value })
+            .collect()
+    }
+
+    fn evaluate(per: Per, samples: &[Sample], last_scale: Option<u32>, now: u32) -> Outcome {
+        TargetRule {
+            target: 100.0,
+            tolerance: 0.1,
+            per,
+        }
+        .evaluate(&Context {
+            samples,
+            current: 8,
+            last_scale: last_scale.map(at),
+            hysteresis: TimeDelta::seconds(300),
+            stale_after: TimeDelta::seconds(120),
+            now: at(now),
+        })
+    }
+
+    #[test]
+    fn a_total_keeps_samples_taken_before_the_last_scale_in_the_stabilisation_window() {
+        // GIVEN a total of 700 at 12:01, a scale (from 6 to 8) at 12:02, then 200
+        let samples = minutes(&[200.0, 700.0, 200.0, 200.0, 200.0]);
+        // WHEN deciding at 12:04 at 8 dynos: the newest asks for 2
+        let total = evaluate(Per::Total, &samples, Some(2), 4);
+        // THEN, as HPA, the 700 (3 minutes old, before the scale) still holds 7.
+        assert_eq!(total.value, 700.0);
+        assert_eq!(total.estimate, 7);
+        // A per-dyno value from before the scale measured 6 dynos: ignored.
+        let per_dyno = evaluate(Per::Dyno, &samples, Some(2), 4);
+        assert_eq!(per_dyno.value, 200.0);
+    }
+
+    #[test]
+    fn the_stabilisation_window_is_half_open() {
+        // 700 at 12:00, then 200: at 12:05 the 700 is exactly 300 s old and out.
+        let samples = minutes(&[700.0, 200.0, 200.0, 200.0, 200.0, 200.0]);
+        let outcome = evaluate(Per::Total, &samples, None, 5);
+        assert_eq!(outcome.estimate, 2);
+        let earlier = evaluate(Per::Total, &samples[..5], None, 4);
+        assert_eq!(earlier.estimate, 7);
     }
 }
