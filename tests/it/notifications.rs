@@ -140,14 +140,15 @@ async fn a_three_hour_scenario_mails_each_episode_once_reminds_and_resolves() {
             (50, QuantityAbove, Opened),
             // Still above max an hour after the first mail.
             (90, NeedsAboveMax, Reminder),
-            // Load falls at 100; the 5m window forgets 1400 at 105.
-            (105, NeedsAboveMax, Resolved),
-            (105, NeedsBelowMin, Opened),
-            // Stepping down 10→9 (105), 9→8 (107).
-            (107, QuantityAbove, Resolved),
-            // Five step-downs within 10m (105..113), more than 4.
-            (113, TooRapid, Opened),
-            (121, TooRapid, Resolved),
+            // Load falls at 100; the 5m window, (now − 5m, now], holds
+            // only minutes 100..104 at 104 and forgets 1400 then.
+            (104, NeedsAboveMax, Resolved),
+            (104, NeedsBelowMin, Opened),
+            // Stepping down 10→9 (104), 9→8 (106).
+            (106, QuantityAbove, Resolved),
+            // Five step-downs within 10m (104..112), more than 4.
+            (112, TooRapid, Opened),
+            (120, TooRapid, Resolved),
             // Load 500 asks for 5; Heroku refuses 2→5 for six minutes.
             (140, ScaleFailed, Opened),
             (140, NeedsBelowMin, Resolved),
