@@ -873,17 +873,7 @@ fn status_table(status: &[engine::FormationStatus], now: DateTime<Utc>) -> Strin
                 p.at.format("%H:%M:%SZ")
             );
         }
-        if s.episodes.is_empty() {
-            let _ = writeln!(out, "  episodes: none open");
-        } else {
-            for (key, mark) in &s.episodes {
-                let _ = writeln!(
-                    out,
-                    "  episode:  {key} since {}",
-                    mark.since.format("%Y-%m-%d %H:%M:%SZ")
-                );
-            }
-        }
+        episodes_lines(&mut out, &s.episodes);
         if s.last_decisions.is_empty() {
             let _ = writeln!(out, "  decisions: none yet");
         } else {
@@ -906,6 +896,24 @@ fn status_table(status: &[engine::FormationStatus], now: DateTime<Utc>) -> Strin
 }
 
 /// `status` for people: one block per add-on.
+/// The open notification episodes of a formation or add-on, one line each.
+fn episodes_lines(
+    out: &mut String,
+    episodes: &std::collections::BTreeMap<String, dynopilot::store::EpisodeMark>,
+) {
+    use std::fmt::Write as _;
+    if episodes.is_empty() {
+        let _ = writeln!(out, "  episodes: none open");
+    }
+    for (key, mark) in episodes {
+        let _ = writeln!(
+            out,
+            "  episode:  {key} since {}",
+            mark.since.format("%Y-%m-%d %H:%M:%SZ")
+        );
+    }
+}
+
 fn addon_table(status: &[engine::AddonStatus], now: DateTime<Utc>) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -953,17 +961,7 @@ fn addon_table(status: &[engine::AddonStatus], now: DateTime<Utc>) -> String {
             ),
             None => writeln!(out, "  changed:  never by dynopilot"),
         };
-        if s.episodes.is_empty() {
-            let _ = writeln!(out, "  episodes: none open");
-        } else {
-            for (key, mark) in &s.episodes {
-                let _ = writeln!(
-                    out,
-                    "  episode:  {key} since {}",
-                    mark.since.format("%Y-%m-%d %H:%M:%SZ")
-                );
-            }
-        }
+        episodes_lines(&mut out, &s.episodes);
         if s.last_decisions.is_empty() {
             let _ = writeln!(out, "  decisions: none yet");
         } else {

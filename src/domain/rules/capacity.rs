@@ -74,23 +74,12 @@ impl RuleLogic for CapacityRule {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+    use chrono::{DateTime, TimeDelta, Utc};
 
+    use super::super::test_samples::{at, minutes};
     use super::super::{in_hysteresis, Context};
     use super::*;
     use crate::domain::Sample;
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 30, 12, minute, 0).unwrap()
-    }
-
-    /// One sample a minute, 12:00 first.
-    fn minutes(values: &[f64]) -> Vec<Sample> {
-        (0u32..)
-            .zip(values)
-            .map(|(m, &value)| Sample { at: at(m), value })
-            .collect()
-    }
 
     fn evaluate(samples: &[Sample], now: DateTime<Utc>) -> Outcome {
         CapacityRule { per_dyno: 100.0 }.evaluate(&Context {

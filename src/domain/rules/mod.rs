@@ -418,6 +418,27 @@ pub(super) fn signed(v: f64) -> String {
     }
 }
 
+/// Samples one a minute from 12:00, for the rules' tests.
+#[cfg(test)]
+mod test_samples {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use crate::domain::Sample;
+
+    /// 2026-11-30 12:mm.
+    pub fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 12, minute, 0).unwrap()
+    }
+
+    /// One sample a minute, 12:00 first.
+    pub fn minutes(values: &[f64]) -> Vec<Sample> {
+        (0u32..)
+            .zip(values)
+            .map(|(m, &value)| Sample { at: at(m), value })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod number_tests {
     use super::num;

@@ -230,21 +230,11 @@ fn target_for(r: &TargetRule, current: u32, value: f64) -> (u32, String) {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+    use chrono::TimeDelta;
 
+    use super::super::test_samples::{at, minutes};
     use super::*;
     use crate::domain::Sample;
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 30, 12, minute, 0).unwrap()
-    }
-
-    fn minutes(values: &[f64]) -> Vec<Sample> {
-        (0u32..)
-            .zip(values)
-            .map(|(m, &value)| Sample { at: at(m), value })
-            .collect()
-    }
 
     fn evaluate(per: Per, samples: &[Sample], last_scale: Option<u32>, now: u32) -> Outcome {
         TargetRule {
