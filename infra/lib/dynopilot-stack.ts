@@ -184,33 +184,16 @@ export class DynopilotStack extends cdk.Stack {
       );
     }
 
-    // Inline statements only, each on its own resource. Granting through the L2 helpers
-    // (table.grantReadWriteData, SqsDestination, ...) would add actions the code never calls.
-    const role = new iam.Role(this, 'FunctionRole', {
-      description: 'dynopilot Lambda execution role (least privilege)',
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      inlinePolicies: {
-        dynopilot: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({ sid: 'StateTable', actions: ROLE_ACTIONS.StateTable, resources: [this.table.tableArn] }),
-            new iam.PolicyStatement({ sid: 'SendReports', actions: ROLE_ACTIONS.SendReports, resources: sesResources }),
-            // aws/ssm-encrypted SecureStrings need no kms:Decrypt; a customer-managed key would.
-            new iam.PolicyStatement({
-              sid: 'ReadSecrets',
-              actions: ROLE_ACTIONS.ReadSecrets,
-              resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` })],
-            }),
-            // Used by the Lambda service, not the code: the log (and EMF metrics) ...
-            new iam.PolicyStatement({ sid: 'WriteOwnLog', actions: ROLE_ACTIONS.WriteOwnLog, resources: [logGroup.logGroupArn] }),
-            // ... and the on-failure destination of asynchronous invocations.
-            new iam.PolicyStatement({
-              sid: 'OnFailureDestination',
-              actions: ROLE_ACTIONS.OnFailureDestination,
-              resources: [failedEvents.queueArn],
-            }),
-          ],
-        }),
-      },
+    const secretsArn = this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` });
+    // aws/ssm-encrypted SecureStrings need no kms:Decrypt; a customer-managed key would.
+    // WriteOwnLog is used by the Lambda service, not the code: the log (and EMF metrics);
+    // so is OnFailureDestination: the destination of failed asynchronous invocations.
+    const role = this.lambdaRole('FunctionRole', 'dynopilot Lambda execution role (least privilege)', 'dynopilot', ROLE_ACTIONS, {
+      StateTable: [this.table.tableArn],
+      SendReports: sesResources,
+      ReadSecrets: [secretsArn],
+      WriteOwnLog: [logGroup.logGroupArn],
+      OnFailureDestination: [failedEvents.queueArn],
     });
 
     const environment: Record<string, string> = {
@@ -273,24 +256,18 @@ export class DynopilotStack extends cdk.Stack {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: cdk.RemovalPolicy.DESTROY,
     });
-    const tuneRole = new iam.Role(this, 'TuneFunctionRole', {
-      description: 'dynopilot daily tune execution role (least privilege)',
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      inlinePolicies: {
-        'dynopilot-tune': new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({ sid: 'StateTable', actions: TUNE_ROLE_ACTIONS.StateTable, resources: [this.table.tableArn] }),
-            new iam.PolicyStatement({ sid: 'SendReports', actions: TUNE_ROLE_ACTIONS.SendReports, resources: sesResources }),
-            new iam.PolicyStatement({
-              sid: 'ReadSecrets',
-              actions: TUNE_ROLE_ACTIONS.ReadSecrets,
-              resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` })],
-            }),
-            new iam.PolicyStatement({ sid: 'WriteOwnLog', actions: TUNE_ROLE_ACTIONS.WriteOwnLog, resources: [tuneLogGroup.logGroupArn] }),
-          ],
-        }),
+    const tuneRole = this.lambdaRole(
+      'TuneFunctionRole',
+      'dynopilot daily tune execution role (least privilege)',
+      'dynopilot-tune',
+      TUNE_ROLE_ACTIONS,
+      {
+        StateTable: [this.table.tableArn],
+        SendReports: sesResources,
+        ReadSecrets: [secretsArn],
+        WriteOwnLog: [tuneLogGroup.logGroupArn],
       },
-    });
+    );
     this.tuneFunction = new RustFunction(this, 'TuneFunction', {
       description: 'dynopilot - tunes each formation\'s rule on its own history, once a day',
       manifestPath: MANIFEST_PATH,
@@ -335,27 +312,13 @@ export class DynopilotStack extends cdk.Stack {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: cdk.RemovalPolicy.DESTROY,
     });
-    const httpRole = new iam.Role(this, 'HttpFunctionRole', {
-      description: 'dynopilot HTTP function (log drain, status page) execution role (least privilege)',
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      inlinePolicies: {
-        'dynopilot-http': new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({
-              sid: 'DrainAndStatus',
-              actions: HTTP_ROLE_ACTIONS.DrainAndStatus,
-              resources: [this.table.tableArn],
-            }),
-            new iam.PolicyStatement({
-              sid: 'ReadSecrets',
-              actions: HTTP_ROLE_ACTIONS.ReadSecrets,
-              resources: [this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${secretsPath.slice(1)}/*` })],
-            }),
-            new iam.PolicyStatement({ sid: 'WriteOwnLog', actions: HTTP_ROLE_ACTIONS.WriteOwnLog, resources: [httpLogGroup.logGroupArn] }),
-          ],
-        }),
-      },
-    });
+    const httpRole = this.lambdaRole(
+      'HttpFunctionRole',
+      'dynopilot HTTP function (log drain, status page) execution role (least privilege)',
+      'dynopilot-http',
+      HTTP_ROLE_ACTIONS,
+      { DrainAndStatus: [this.table.tableArn], ReadSecrets: [secretsArn], WriteOwnLog: [httpLogGroup.logGroupArn] },
+    );
     const httpEnvironment = { ...environment };
     delete httpEnvironment.DYNOPILOT_SES_FROM;
     delete httpEnvironment.DYNOPILOT_SES_TO;
@@ -525,6 +488,34 @@ export class DynopilotStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'StatusPageUrl', {
       description: 'The status page (Basic credentials of [status_page])',
       value: `${url.attrFunctionUrl}status`,
+    });
+  }
+
+  /**
+   * A function's execution role: one inline statement per Sid of `actions` (the exported
+   * *_ROLE_ACTIONS tables), each on the resources named for it. Inline statements only:
+   * granting through the L2 helpers (table.grantReadWriteData, SqsDestination, ...) would
+   * add actions the code never calls.
+   */
+  private lambdaRole(
+    id: string,
+    description: string,
+    policyName: string,
+    actions: Record<string, string[]>,
+    resources: Record<string, string[]>,
+  ): iam.Role {
+    const missing = Object.keys(actions).filter((sid) => resources[sid] === undefined);
+    const extra = Object.keys(resources).filter((sid) => actions[sid] === undefined);
+    if (missing.length > 0 || extra.length > 0) {
+      throw new Error(`dynopilot: ${id}: statements without resources [${missing}], resources without statements [${extra}]`);
+    }
+    const statements = Object.entries(actions).map(
+      ([sid, granted]) => new iam.PolicyStatement({ sid, actions: granted, resources: resources[sid] }),
+    );
+    return new iam.Role(this, id, {
+      description,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      inlinePolicies: { [policyName]: new iam.PolicyDocument({ statements }) },
     });
   }
 

@@ -802,14 +802,7 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
                 let mut code = ExitCode::SUCCESS;
                 for f in &formations {
                     match engine::set_pause(&formations, store.as_ref(), &f.name, until).await {
-                        Ok(s) => match s.paused_until {
-                            Some(at) => println!(
-                                "{}: paused until {}",
-                                s.name,
-                                at.format("%Y-%m-%d %H:%M:%SZ")
-                            ),
-                            None => println!("{}: resumed", s.name),
-                        },
+                        Ok(s) => println!("{}", pause_line(&s.name, s.paused_until, "")),
                         Err(e) => {
                             eprintln!("{}: {e}", f.name);
                             code = ExitCode::FAILURE;
@@ -818,14 +811,10 @@ fn control(target: &Target, verb: Verb) -> ExitCode {
                 }
                 for a in &addons {
                     match engine::set_addon_pause(&addons, store.as_ref(), &a.name, until).await {
-                        Ok(s) => match s.paused_until {
-                            Some(at) => println!(
-                                "{}: paused until {} (its plan is not changed)",
-                                s.name,
-                                at.format("%Y-%m-%d %H:%M:%SZ")
-                            ),
-                            None => println!("{}: resumed", s.name),
-                        },
+                        Ok(s) => println!(
+                            "{}",
+                            pause_line(&s.name, s.paused_until, " (its plan is not changed)")
+                        ),
                         Err(e) => {
                             eprintln!("{}: {e}", a.name);
                             code = ExitCode::FAILURE;
@@ -896,6 +885,17 @@ fn status_table(status: &[engine::FormationStatus], now: DateTime<Utc>) -> Strin
 }
 
 /// `status` for people: one block per add-on.
+/// What `pause`/`resume` did to one formation or add-on.
+fn pause_line(name: &str, paused_until: Option<DateTime<Utc>>, note: &str) -> String {
+    match paused_until {
+        Some(at) => format!(
+            "{name}: paused until {}{note}",
+            at.format("%Y-%m-%d %H:%M:%SZ")
+        ),
+        None => format!("{name}: resumed"),
+    }
+}
+
 /// The open notification episodes of a formation or add-on, one line each.
 fn episodes_lines(
     out: &mut String,
